@@ -1,0 +1,151 @@
+/**
+ * @module The DaemonSet agent for one node: wires probes -> runner -> decoder -> assembler -> model ->
+ * exporters, in that one direction.
+ */
+import type { Server } from 'node:http';
+import { existsSync } from 'node:fs';
+import { SystemWallClock } from '../src/clock/wall-clock.js';
+import { decodeLine } from '../src/decode/decode-line.js';
+import { DropReasons } from '../src/decode/drop-reasons.js';
+import { createApp, listen, type Readiness } from '../src/export/http-server.js';
+import { AgentMetrics } from '../src/export/metrics.js';
+import { Inventory, loadInventoryFile } from '../src/inventory/inventory.js';
+import { FlowTable } from '../src/model/flow-table.js';
+import { TraceStore } from '../src/model/trace-store.js';
+import { composeScript, PROBE_GROUPS, readProbeSource, type ComposedScript } from '../src/probes/probe-catalog.js';
+import { BpftraceProcess } from '../src/runner/bpftrace-process.js';
+import { checkBpftrace, checkRoot, ensureTracefs, listTracepoints } from '../src/runner/preflight.js';
+import { discoverScope } from '../src/scope/discover-scope.js';
+import { NodeScope } from '../src/scope/node-scope.js';
+import { TraceAssembler } from '../src/trace/trace-assembler.js';
+import { ConfigError, type AgentConfig } from './agent-config.js';
+
+export interface RunningAgent {
+  readonly url: string;
+  readonly probes: readonly BpftraceProcess[];
+  stop(): Promise<void>;
+}
+
+export type Log = (message: string) => void;
+
+export async function startAgent(config: AgentConfig, log: Log = (m) => console.error(m)): Promise<RunningAgent> {
+  // configuration first: bad options fail before anything starts
+  const inventory = config.inventoryPath ? loadInventoryFile(config.inventoryPath) : Inventory.empty();
+  if (config.inventoryPath && !inventory.node(config.node)) {
+    throw new ConfigError(`--node ${config.node}: not in the inventory ${config.inventoryPath} (nodes: ${inventory.data.nodes.map((n) => n.name).join(', ') || 'none'})`);
+  }
+  if (config.netns && !existsSync(`/run/netns/${config.netns}`)) {
+    throw new ConfigError(`--netns ${config.netns}: no such network namespace (ip netns list shows the named ones)`);
+  }
+  for (const check of [checkRoot(), await checkBpftrace(config.bpftrace), await ensureTracefs(true)]) {
+    if (!check.ok) throw new ConfigError(`${check.name}: ${check.detail}; ${check.fix ?? ''}`);
+  }
+
+  const scopeTarget = { ...(config.netns ? { netns: config.netns } : {}), bridgeName: config.bridgeName };
+  const scope = new NodeScope(await discoverScope(scopeTarget));
+  const clock = new SystemWallClock();
+  const traces = new TraceStore();
+  const flows = new FlowTable();
+  const probes: BpftraceProcess[] = [];
+  const composed: ComposedScript[] = [];
+  const unavailable: string[] = [];
+  const metrics = new AgentMetrics(
+    {
+      node: config.node,
+      probes: () => probes.map((p, i) => ({ name: composed[i]?.group.name ?? '?', up: p.state === 'attached', restarts: p.restarts })),
+      flowsActive: () => flows.size,
+      flowsEvicted: () => flows.evicted,
+    },
+    PROBE_GROUPS.map((g) => g.name),
+  );
+  const assembler = new TraceAssembler({
+    node: config.node,
+    scope,
+    inventory: () => inventory,
+    clock,
+    dropReasons: DropReasons.fromKernel(),
+    timeoutNs: config.traceTimeoutMs * 1e6,
+    onTrace: (t) => {
+      traces.add(t);
+      flows.record(t);
+      metrics.recordTrace(t);
+    },
+  });
+
+  const tracepoints = await listTracepoints(config.bpftrace, PROBE_GROUPS.flatMap((g) => g.tracepoints));
+  for (const group of PROBE_GROUPS) {
+    const c = composeScript(group, readProbeSource(group), (tp) => tracepoints.get(tp) === true);
+    if (c.attached.length === 0) {
+      unavailable.push(`probe group ${group.name} unavailable: missing tracepoint(s) ${c.missing.join(', ')}`);
+      continue;
+    }
+    if (c.missing.length) log(`probe group ${group.name}: tracepoints ${c.missing.join(', ')} missing on this kernel; running without them`);
+    const labels = { probe: group.name };
+    const proc = new BpftraceProcess({
+      group: group.name,
+      script: c.script,
+      args: group.name === 'hops' ? [String(config.sample)] : [],
+      bpftrace: config.bpftrace,
+      onStateChange: (state, detail) => log(`probe ${group.name}: ${state} (${detail})`),
+      onLine: (line) => {
+        const r = decodeLine(line);
+        if (!r.ok) {
+          metrics.decodeErrors.inc(labels);
+          return;
+        }
+        const e = r.event;
+        if (e.type === 'hop') {
+          metrics.events.inc(labels);
+          assembler.onHop(e);
+        } else if (e.type === 'drop') {
+          metrics.events.inc(labels);
+          assembler.onDrop(e);
+        } else if (e.type === 'lost') {
+          metrics.eventsLost.inc(labels, e.count);
+        }
+      },
+    });
+    composed.push(c);
+    probes.push(proc);
+  }
+
+  const readiness = (): Readiness => {
+    const states = probes.map((p, i) => ({ name: composed[i]?.group.name ?? '?', state: p.state, detail: p.state === 'attached' ? 'attached' : p.lastError }));
+    const down = states.filter((s) => s.state !== 'attached').map((s) => `probe group ${s.name} is ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
+    const hopsUp = states.some((s) => s.name === 'hops' && s.state === 'attached');
+    return { ready: hopsUp && down.length === 0, reasons: [...unavailable, ...down], probes: states };
+  };
+
+  const app = createApp({ node: config.node, traces, flows, metrics, readiness });
+  const { server, url } = await listen(app, config.host, config.port);
+  for (const p of probes) p.start();
+
+  const tick = setInterval(() => assembler.tick(clock.nowMonoNs()), 20);
+  let refreshing = false;
+  const refresh = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    discoverScope(scopeTarget)
+      .then((s) => scope.update(s))
+      .catch((e: Error) => log(`scope refresh failed: ${e.message}`))
+      .finally(() => (refreshing = false));
+  }, 5000);
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      clearInterval(refresh);
+      await Promise.all(probes.map((p) => p.stop()));
+      clearInterval(tick);
+      assembler.flush();
+      await closeServer(server);
+    })());
+  return { url, probes, stop };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

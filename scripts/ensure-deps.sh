@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks for hopscope's tests and demo (run by `npm test` and `npm run demo`
+# through pretest/predemo, and by .ci/run): Debian packages, tracefs, npm dependencies, the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v bpftrace >/dev/null || need+=(bpftrace)
+command -v bpftool >/dev/null || need+=(bpftool)
+command -v ip >/dev/null || need+=(iproute2)
+command -v bridge >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v setpriv >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "hopscope: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2
+    exit 1
+  fi
+  echo "hopscope: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 || {
+    apt-get update >/dev/null 2>&1
+    apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+  }
+fi
+
+# bpftrace needs tracefs for tracepoints; some machines boot without it mounted
+if [ "$(id -u)" = 0 ] && [ ! -d /sys/kernel/tracing/events ]; then
+  mount -t tracefs nodev /sys/kernel/tracing
+fi
+
+if [ ! -d node_modules/execa ] || [ ! -d node_modules/vitest ]; then
+  npm install --no-audit --no-fund
+fi
+if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src agent -newer dist/src/cli/main.js -name '*.ts' -print -quit)" ]; then
+  npm run --silent build
+fi

@@ -1,0 +1,29 @@
+/**
+ * @module `hopscope agent`: runs one node's agent until SIGINT or SIGTERM.
+ */
+import { agentConfigFrom, type AgentFlags } from '../../agent/agent-config.js';
+import { startAgent } from '../../agent/agent.js';
+import { parseFlags } from './parse-flags.js';
+
+export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [--inventory FILE] [--listen HOST:PORT] [--sample N]
+  --node       the node this agent watches (required)
+  --netns      lab: the node's network namespace; without it this kernel is the node
+  --inventory  nodes (Pod CIDRs) and pods (IPs) as JSON; see README
+  --listen     HTTP address (default 127.0.0.1:9940)
+  --sample     trace 1 in N flows by a symmetric hash (default 64; 1 = every packet); ICMP and TCP SYN/FIN/RST always`;
+
+export async function agentCommand(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, { values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'bridge', 'trace-timeout'] });
+  const config = agentConfigFrom(flags.values as AgentFlags);
+  const agent = await startAgent(config);
+  console.log(`hopscope agent for ${config.node} listening on ${agent.url}`);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      console.error(`received ${signal}, stopping`);
+      void agent.stop().then(resolve);
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+  return 0;
+}

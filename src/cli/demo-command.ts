@@ -1,0 +1,108 @@
+/**
+ * @module `hopscope demo`: a lab, one agent per node, traffic between pods, and where to look; Ctrl-C removes
+ * everything it started (agents, traffic, namespaces).
+ */
+import { execa, type ResultPromise } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { labDown, labUp } from '../lab/lab.js';
+import type { LabPlan } from '../lab/lab-plan.js';
+import { intFlag, parseFlags } from './parse-flags.js';
+import type { Trace } from '../trace/trace.js';
+
+const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
+const TCP_ECHO = fileURLToPath(new URL('../lab/tcp-echo.js', import.meta.url));
+
+export async function demoCommand(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'port', 'sample'] });
+  const prefix = flags.values['prefix'] ?? 'hsdemo';
+  const basePort = intFlag(flags, 'port', 9940);
+  const children: ResultPromise[] = [];
+  const spawn = (file: string, args: string[]) => {
+    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', file, ...args], { reject: false, buffer: false, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' });
+    children.push(child);
+    return child;
+  };
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      console.log('\nstopping: agents, traffic, lab namespaces');
+      for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+      await Promise.all(children.map((c) => Promise.race([c, new Promise((r) => setTimeout(r, 15_000))])));
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await labDown(prefix).catch((e: Error) => console.error(`lab down failed: ${e.message}`));
+      console.log('demo stopped; nothing left behind');
+    })());
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => void cleanup().then(resolve));
+    process.once('SIGTERM', () => void cleanup().then(resolve));
+  });
+
+  await labDown(prefix); // leftovers of an earlier demo that was killed
+  const { plan, inventoryPath } = await labUp({ prefix, nodes: intFlag(flags, 'nodes', 2), podsPerNode: intFlag(flags, 'pods', 2) });
+  console.log(`lab "${prefix}" up: ${plan.nodes.length} nodes, inventory ${inventoryPath}`);
+  const urls = plan.nodes.map((n, i) => {
+    const url = `http://127.0.0.1:${basePort + i}`;
+    spawn(process.execPath, [CLI, 'agent', '--node', n.name, '--netns', n.netns, '--inventory', inventoryPath, '--listen', `127.0.0.1:${basePort + i}`, '--sample', flags.values['sample'] ?? '1']);
+    return url;
+  });
+  await waitReady(urls, 60_000);
+  startTraffic(plan, spawn);
+
+  console.log('\nhopscope demo is running. Where to look:');
+  plan.nodes.forEach((n, i) => {
+    console.log(`  ${n.name}: ${urls[i]}/api/v1/traces?limit=5   (hop traces, newest first)`);
+    console.log(`  ${' '.repeat(n.name.length)}  ${urls[i]}/api/v1/flows   ${urls[i]}/metrics   ${urls[i]}/readyz`);
+  });
+  console.log('  filters: ?path=same-node|cross-node|same-pod|unrouted  &pod=default/pod-1-1  &min_latency=100us');
+  console.log('Ctrl-C stops everything.\n');
+  const printer = setInterval(() => void printLatest(urls), 3000);
+  await stopped;
+  clearInterval(printer);
+  return 0;
+}
+
+function startTraffic(plan: LabPlan, spawn: (file: string, args: string[]) => ResultPromise): void {
+  const [n1, n2] = plan.nodes;
+  const a = n1?.pods[0];
+  const b = n1?.pods[1];
+  const c = n2?.pods[0];
+  if (a && b) spawn('ip', ['netns', 'exec', a.netns, 'ping', '-q', '-i', '1', b.ip]);
+  if (a && c) spawn('ip', ['netns', 'exec', a.netns, 'ping', '-q', '-i', '1.5', c.ip]);
+  if (c) {
+    spawn('ip', ['netns', 'exec', c.netns, process.execPath, TCP_ECHO, 'server', '8080']);
+    if (a) spawn('ip', ['netns', 'exec', a.netns, process.execPath, TCP_ECHO, 'client', c.ip, '8080', '2000']);
+  }
+  if (a) spawn('ip', ['netns', 'exec', a.netns, 'ping', '-q', '-i', '5', '10.99.0.1']);
+}
+
+async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const url of urls) {
+    for (;;) {
+      try {
+        if ((await fetch(`${url}/readyz`)).ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`agent at ${url} not ready after ${timeoutMs / 1000} s; see its log above`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function printLatest(urls: string[]): Promise<void> {
+  for (const url of urls) {
+    try {
+      const body = (await (await fetch(`${url}/api/v1/traces?limit=2`)).json()) as { traces: Trace[] };
+      for (const t of body.traces) console.log(formatTrace(t));
+    } catch {
+      // the agent is stopping
+    }
+  }
+}
+
+export function formatTrace(t: Trace): string {
+  const end = (e: Trace['src']) => `${e.pod ? `${e.namespace}/${e.pod}` : e.ip}${e.port ? `:${e.port}` : ''}`;
+  const hops = t.hops.map((h) => `${h.kind}:${h.direction}(${h.interface})${h.delta_ns ? ` +${(h.delta_ns / 1000).toFixed(1)}us` : ''}`).join(' > ');
+  return `[${t.node}] ${t.protocol} ${end(t.src)} -> ${end(t.dst)} ${t.path} ${t.outcome}${t.reason ? ` (${t.reason})` : ''} ${(t.latency_ns / 1000).toFixed(1)}us: ${hops}`;
+}

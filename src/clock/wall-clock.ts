@@ -1,0 +1,64 @@
+/**
+ * @module Converts bpftrace's `nsecs` (CLOCK_MONOTONIC) to wall-clock nanoseconds. Node's hrtime reads the
+ * same monotonic clock, so the offset is measured in userspace and re-measured to follow clock steps.
+ */
+
+export interface WallClock {
+  /** Wall-clock nanoseconds since the epoch for a CLOCK_MONOTONIC time. */
+  toWallNs(monoNs: number): bigint;
+  /** CLOCK_MONOTONIC now, in nanoseconds. */
+  nowMonoNs(): number;
+}
+
+export class SystemWallClock implements WallClock {
+  private offsetNs = 0n;
+  private measuredAt = 0;
+
+  constructor(private readonly remeasureEveryMs = 60_000) {
+    this.measure();
+  }
+
+  nowMonoNs(): number {
+    return Number(process.hrtime.bigint());
+  }
+
+  toWallNs(monoNs: number): bigint {
+    if (Date.now() - this.measuredAt > this.remeasureEveryMs) this.measure();
+    return BigInt(Math.round(monoNs)) + this.offsetNs;
+  }
+
+  /** Takes the tightest of a few (wall, mono) pairs. */
+  private measure(): void {
+    let best: bigint | undefined;
+    let bestSpan = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const before = process.hrtime.bigint();
+      const wallNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
+      const after = process.hrtime.bigint();
+      const span = Number(after - before);
+      if (span < bestSpan) {
+        bestSpan = span;
+        best = wallNs - (before + after) / 2n;
+      }
+    }
+    this.offsetNs = best ?? 0n;
+    this.measuredAt = Date.now();
+  }
+}
+
+/** A fixed offset: for tests and for replaying recorded events. */
+export class FixedWallClock implements WallClock {
+  constructor(
+    private readonly offsetNs: bigint,
+    private now = 0,
+  ) {}
+  toWallNs(monoNs: number): bigint {
+    return BigInt(monoNs) + this.offsetNs;
+  }
+  nowMonoNs(): number {
+    return this.now;
+  }
+  set(nowMonoNs: number): void {
+    this.now = nowMonoNs;
+  }
+}

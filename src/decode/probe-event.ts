@@ -1,0 +1,69 @@
+/**
+ * @module The typed events the probes emit, field for field as probes/hops.bt and probes/drops.bt print them,
+ * already converted to host order (addresses as dotted quads, ports, IP id, sequence numbers).
+ */
+
+export type Direction = 'ingress' | 'egress';
+
+/** One packet at one interface (probes/hops.bt: `H <dir> ...`). */
+export interface HopEvent {
+  readonly type: 'hop';
+  readonly direction: Direction;
+  /** CLOCK_MONOTONIC nanoseconds (bpftrace `nsecs`); exact as a number for 104 days of uptime. */
+  readonly monoNs: number;
+  /** Inode of the network namespace of the interface (`/proc/PID/ns/net`, `/run/netns/NAME`). */
+  readonly netns: number;
+  readonly ifindex: number;
+  readonly ifname: string;
+  /** Kernel address of the sk_buff: one packet's identity inside one kernel. */
+  readonly skb: string;
+  readonly saddr: string;
+  readonly daddr: string;
+  /** IP protocol number (1 ICMP, 6 TCP, 17 UDP). */
+  readonly protocol: number;
+  readonly ipId: number;
+  /** TCP/UDP ports; 0 for other protocols. */
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10); 0 for other protocols. */
+  readonly tcpFlags: number;
+  /** TCP sequence number, or for ICMP echo the identifier << 16 | sequence. */
+  readonly seq: number;
+  /** ICMP type and code; 0 for other protocols. */
+  readonly icmpType: number;
+  readonly icmpCode: number;
+  /** Length of the packet at this hop as the tracepoint reports it. */
+  readonly length: number;
+  readonly cpu: number;
+}
+
+/** A packet the kernel dropped with a reason (probes/drops.bt: `D ...`). */
+export interface DropEvent {
+  readonly type: 'drop';
+  readonly monoNs: number;
+  /** 0 when the skb had no device when it was freed. */
+  readonly netns: number;
+  readonly ifindex: number;
+  readonly skb: string;
+  /** The kernel's skb_drop_reason number; name it with DropReasons. */
+  readonly reason: number;
+  readonly saddr: string;
+  readonly daddr: string;
+  readonly protocol: number;
+  readonly ipId: number;
+  readonly cpu: number;
+}
+
+/** Printed by a probe group's BEGIN block, which bpftrace runs once every probe is attached. */
+export interface ReadyEvent {
+  readonly type: 'ready';
+  readonly group: string;
+}
+
+/** bpftrace's own report that the kernel overwrote events before it read them. */
+export interface LostEvent {
+  readonly type: 'lost';
+  readonly count: number;
+}
+
+export type ProbeEvent = HopEvent | DropEvent | ReadyEvent | LostEvent;

@@ -1,0 +1,80 @@
+/**
+ * @module The agent's HTTP API: /metrics, /healthz, /readyz, /api/v1/traces and /api/v1/flows.
+ */
+import express, { type Request, type Response } from 'express';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { matchesTrace, parseTraceFilter, type TraceFilter } from '../filter/trace-filter.js';
+import type { FlowSummary, FlowTable } from '../model/flow-table.js';
+import type { TraceStore } from '../model/trace-store.js';
+import type { AgentMetrics } from './metrics.js';
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not ready, or what is degraded. */
+  readonly reasons: readonly string[];
+  readonly probes: readonly { name: string; state: string; detail: string }[];
+}
+
+export interface HttpSources {
+  readonly node: string;
+  readonly traces: TraceStore;
+  readonly flows: FlowTable;
+  readonly metrics: AgentMetrics;
+  readonly readiness: () => Readiness;
+}
+
+export function createApp(s: HttpSources): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', node: s.node });
+  });
+  app.get('/readyz', (_req, res) => {
+    const r = s.readiness();
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', node: s.node, ...r });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(s.metrics.registry.contentType).send(await s.metrics.registry.metrics());
+  });
+  app.get('/api/v1/traces', (req, res) => {
+    const filter = filterFrom(req, res);
+    if (filter) res.json({ node: s.node, traces: s.traces.query(filter) });
+  });
+  app.get('/api/v1/flows', (req, res) => {
+    const filter = filterFrom(req, res);
+    if (filter) res.json({ node: s.node, flows: s.flows.list(filter.limit, (f) => flowMatches(filter, f)) });
+  });
+  app.use('/api', (_req, res) => {
+    res.status(404).json({ error: 'no such API endpoint; see /api/v1/traces, /api/v1/flows' });
+  });
+  return app;
+}
+
+function filterFrom(req: Request, res: Response): TraceFilter | undefined {
+  const parsed = parseTraceFilter(req.query as Record<string, unknown>);
+  if (!parsed.ok) {
+    res.status(400).json({ error: parsed.error });
+    return undefined;
+  }
+  return parsed.filter;
+}
+
+/** Flows carry the fields traces are filtered on, except per-packet outcome and latency. */
+function flowMatches(filter: TraceFilter, f: FlowSummary): boolean {
+  return matchesTrace(
+    { ...filter, outcome: undefined, minLatencyNs: undefined },
+    { id: '', node: f.src.node ?? '', src: f.src, dst: f.dst, protocol: f.protocol, path: f.path, hops: [], outcome: 'delivered', latency_ns: f.latency_ns.max, packet: { ip_id: 0, length: 0 } },
+  ) && (filter.minLatencyNs === undefined || f.latency_ns.max >= filter.minLatencyNs);
+}
+
+export async function listen(app: express.Express, host: string, port: number): Promise<{ server: Server; url: string }> {
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { server, url: `http://${shownHost}:${address.port}` };
+}

@@ -1,0 +1,93 @@
+/**
+ * @module The agent's Prometheus metrics (names and labels from DESIGN.md). Gauges and table sizes are read
+ * at scrape time in collect(); per-trace series are updated as traces complete. No IP or port labels.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { PATH_KINDS, type Trace } from '../trace/trace.js';
+
+/** 1 us to 1 s, roughly x2.5 per step. */
+export const LATENCY_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1];
+
+export interface ProbeView {
+  readonly name: string;
+  readonly up: boolean;
+  readonly restarts: number;
+}
+
+export interface MetricsSources {
+  readonly node: string;
+  readonly probes: () => readonly ProbeView[];
+  readonly flowsActive: () => number;
+  readonly flowsEvicted: () => number;
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly events: Counter<'probe'>;
+  readonly eventsLost: Counter<'probe'>;
+  readonly decodeErrors: Counter<'probe'>;
+  private readonly tracedPackets: Counter<'node' | 'path'>;
+  private readonly pathLatency: Histogram<'node' | 'path'>;
+  private readonly hopLatency: Histogram<'node' | 'from_kind' | 'to_kind'>;
+
+  constructor(private readonly s: MetricsSources, probeNames: readonly string[]) {
+    const registers = [this.registry];
+    this.events = new Counter({ name: 'hopscope_events_total', help: 'Events read from the probes.', labelNames: ['probe'], registers });
+    this.eventsLost = new Counter({ name: 'hopscope_events_lost_total', help: 'Events the kernel dropped before bpftrace read them, as bpftrace reports.', labelNames: ['probe'], registers });
+    this.decodeErrors = new Counter({ name: 'hopscope_decode_errors_total', help: 'Probe output lines that were not a valid event.', labelNames: ['probe'], registers });
+    for (const probe of probeNames) {
+      this.events.inc({ probe }, 0);
+      this.eventsLost.inc({ probe }, 0);
+      this.decodeErrors.inc({ probe }, 0);
+    }
+    new Gauge({
+      name: 'hopscope_probe_up',
+      help: '1 when the probe group is attached, 0 otherwise.',
+      labelNames: ['probe'],
+      registers,
+      collect() {
+        for (const p of s.probes()) this.set({ probe: p.name }, p.up ? 1 : 0);
+      },
+    });
+    const restartsSeen = new Map<string, number>();
+    new Counter({
+      name: 'hopscope_probe_restarts_total',
+      help: 'Restarts of the probe group after its bpftrace exited unexpectedly.',
+      labelNames: ['probe'],
+      registers,
+      collect() {
+        for (const p of s.probes()) {
+          this.inc({ probe: p.name }, p.restarts - (restartsSeen.get(p.name) ?? 0));
+          restartsSeen.set(p.name, p.restarts);
+        }
+      },
+    });
+    new Gauge({ name: 'hopscope_flows_active', help: 'Flows in the flow table.', registers, collect() { this.set(s.flowsActive()); } });
+    let evictedSeen = 0;
+    new Counter({
+      name: 'hopscope_flows_evicted_total',
+      help: 'Flows evicted from the full flow table.',
+      registers,
+      collect() {
+        const now = s.flowsEvicted();
+        this.inc(now - evictedSeen);
+        evictedSeen = now;
+      },
+    });
+    this.tracedPackets = new Counter({ name: 'hopscope_traced_packets_total', help: 'Packets traced hop by hop, by path.', labelNames: ['node', 'path'], registers });
+    for (const path of PATH_KINDS) this.tracedPackets.inc({ node: s.node, path }, 0);
+    this.pathLatency = new Histogram({ name: 'hopscope_path_latency_seconds', help: 'Time from a traced packet\'s first hop to its last hop on this node.', labelNames: ['node', 'path'], buckets: LATENCY_BUCKETS, registers });
+    this.hopLatency = new Histogram({ name: 'hopscope_hop_latency_seconds', help: 'Time between consecutive hops of traced packets, by hop kinds.', labelNames: ['node', 'from_kind', 'to_kind'], buckets: LATENCY_BUCKETS, registers });
+  }
+
+  recordTrace(t: Trace): void {
+    const node = this.s.node;
+    this.tracedPackets.inc({ node, path: t.path });
+    this.pathLatency.observe({ node, path: t.path }, t.latency_ns / 1e9);
+    for (let i = 1; i < t.hops.length; i++) {
+      const from = t.hops[i - 1];
+      const to = t.hops[i];
+      if (from && to) this.hopLatency.observe({ node, from_kind: from.kind, to_kind: to.kind }, to.delta_ns / 1e9);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * @module The simulated cluster as data: namespace names, interfaces and addresses for a prefix, a node count
+ * and a pod count. Pure, so the layout is testable without root; lab.ts carries it out.
+ */
+import type { InventoryData } from '../inventory/inventory.js';
+
+export interface LabOptions {
+  /** Starts every namespace name: lets several labs (and tests) coexist. */
+  readonly prefix: string;
+  readonly nodes: number;
+  readonly podsPerNode: number;
+}
+
+export interface LabPod {
+  readonly name: string;
+  readonly netns: string;
+  readonly ip: string;
+  /** Host side of the pod's veth, a port of the node's cni0; the pod side is `eth0`. */
+  readonly hostVeth: string;
+}
+
+export interface LabNode {
+  readonly index: number;
+  readonly name: string;
+  readonly netns: string;
+  readonly podCIDR: string;
+  readonly bridgeIp: string;
+  /** The node's uplink `eth0` address on the underlay. */
+  readonly internalIP: string;
+  /** The underlay switch's port facing this node. */
+  readonly switchPort: string;
+  readonly pods: readonly LabPod[];
+}
+
+export interface LabPlan {
+  readonly prefix: string;
+  readonly underlayNetns: string;
+  readonly underlayCidrLength: number;
+  readonly nodes: readonly LabNode[];
+}
+
+export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
+export const LAB_POD_NAMESPACE = 'default';
+
+export class LabOptionError extends Error {
+  override readonly name = 'LabOptionError';
+}
+
+export function validateLabOptions(o: LabOptions): LabOptions {
+  if (!/^[a-z][a-z0-9]{0,5}$/.test(o.prefix)) {
+    throw new LabOptionError(`--prefix "${o.prefix}": use 1 to 6 lowercase letters or digits, starting with a letter`);
+  }
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 200) {
+    throw new LabOptionError(`--nodes ${o.nodes}: must be an integer from 1 to 200`);
+  }
+  if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 0 || o.podsPerNode > 200) {
+    throw new LabOptionError(`--pods ${o.podsPerNode}: must be an integer from 0 to 200`);
+  }
+  return o;
+}
+
+export function planLab(options: LabOptions): LabPlan {
+  const o = validateLabOptions(options);
+  const nodes: LabNode[] = [];
+  for (let i = 1; i <= o.nodes; i++) {
+    const netns = `${o.prefix}n${i}`;
+    const pods: LabPod[] = [];
+    for (let j = 1; j <= o.podsPerNode; j++) {
+      pods.push({ name: `pod-${i}-${j}`, netns: `${netns}p${j}`, ip: `10.244.${i}.${10 + j}`, hostVeth: `veth${i}p${j}` });
+    }
+    nodes.push({
+      index: i,
+      name: `node-${i}`,
+      netns,
+      podCIDR: `10.244.${i}.0/24`,
+      bridgeIp: `10.244.${i}.1`,
+      internalIP: `192.168.254.${i}`,
+      switchPort: `n${i}`,
+      pods,
+    });
+  }
+  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, nodes };
+}
+
+export function inventoryOf(plan: LabPlan): InventoryData {
+  return {
+    nodes: plan.nodes.map((n) => ({ name: n.name, netns: n.netns, podCIDR: n.podCIDR, internalIP: n.internalIP })),
+    pods: plan.nodes.flatMap((n) =>
+      n.pods.map((p) => ({ namespace: LAB_POD_NAMESPACE, name: p.name, node: n.name, ip: p.ip, netns: p.netns })),
+    ),
+  };
+}
+
+/** Every namespace the plan creates, underlay first. */
+export function namespacesOf(plan: LabPlan): string[] {
+  return [plan.underlayNetns, ...plan.nodes.flatMap((n) => [n.netns, ...n.pods.map((p) => p.netns)])];
+}
+
+/** Whether a namespace name belongs to a lab with this prefix (so `lab down` removes leftovers of any size). */
+export function isLabNamespace(prefix: string, name: string): boolean {
+  return name === `${prefix}u` || new RegExp(`^${prefix}n\\d+(p\\d+)?$`).test(name);
+}
+
+/** Commands (for `ip -n NETNS -batch -`) that build one node's part, after all namespaces exist. */
+export function nodeCommands(plan: LabPlan, node: LabNode): { netns: string; lines: string[] }[] {
+  const nodeLines = [
+    'link set lo up',
+    `link add eth0 type veth peer name ${node.switchPort} netns ${plan.underlayNetns}`,
+    `addr add ${node.internalIP}/${plan.underlayCidrLength} dev eth0`,
+    'link set eth0 up',
+    'link add cni0 type bridge',
+    `addr add ${node.bridgeIp}/24 dev cni0`,
+    'link set cni0 up',
+  ];
+  for (const pod of node.pods) {
+    nodeLines.push(`link add ${pod.hostVeth} type veth peer name eth0 netns ${pod.netns}`);
+    nodeLines.push(`link set ${pod.hostVeth} master cni0 up`);
+  }
+  for (const other of plan.nodes) {
+    if (other !== node) nodeLines.push(`route add ${other.podCIDR} via ${other.internalIP} dev eth0`);
+  }
+  const podParts = node.pods.map((pod) => ({
+    netns: pod.netns,
+    lines: ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${node.bridgeIp} dev eth0`],
+  }));
+  return [{ netns: node.netns, lines: nodeLines }, ...podParts];
+}

@@ -1,0 +1,67 @@
+/**
+ * @module The probe groups (one bpftrace process each) and how a group's script is composed from the
+ * tracepoints that exist on this kernel: bpftrace 0.17 fails a whole script for one missing probe, so blocks
+ * for missing tracepoints are left out before it starts.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface ProbeGroup {
+  /** Label value of hopscope_probe_* metrics. */
+  readonly name: string;
+  readonly file: string;
+  /** The tracepoints the group attaches, `group:name`. */
+  readonly tracepoints: readonly string[];
+  /** What the group is for, for `doctor` and /readyz. */
+  readonly purpose: string;
+}
+
+/** probes/ at the package root, from src/probes (tests) or dist/src/probes (built). */
+export const PROBES_DIR =
+  ['../../probes/', '../../../probes/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((dir) => existsSync(`${dir}hops.bt`)) ??
+  fileURLToPath(new URL('../../../probes/', import.meta.url));
+
+export const PROBE_GROUPS: readonly ProbeGroup[] = [
+  {
+    name: 'hops',
+    file: 'hops.bt',
+    tracepoints: ['net:netif_receive_skb', 'net:net_dev_queue'],
+    purpose: 'hop traces (ingress and egress at every interface)',
+  },
+  { name: 'drops', file: 'drops.bt', tracepoints: ['skb:kfree_skb'], purpose: 'drops with the kernel reason, route misses' },
+];
+
+export interface ComposedScript {
+  readonly group: ProbeGroup;
+  readonly script: string;
+  readonly attached: readonly string[];
+  readonly missing: readonly string[];
+}
+
+/**
+ * Keeps the preamble (header comment, BEGIN) and the blocks of the tracepoints that exist. A block starts at a
+ * line `tracepoint:GROUP:NAME` in column 0 and runs to the next such line.
+ */
+export function composeScript(group: ProbeGroup, source: string, exists: (tracepoint: string) => boolean): ComposedScript {
+  const lines = source.split('\n');
+  const kept: string[] = [];
+  const attached: string[] = [];
+  const missing: string[] = [];
+  let keep = true;
+  for (const line of lines) {
+    const m = /^tracepoint:([a-z0-9_]+:[a-z0-9_]+)/.exec(line);
+    if (m) {
+      const tp = m[1] as string;
+      keep = exists(tp);
+      (keep ? attached : missing).push(tp);
+    }
+    if (keep) kept.push(line);
+  }
+  // the header comment documents the file; leaving it out keeps `ps` readable
+  const script = kept.join('\n').replace(/\/\*[\s\S]*?\*\//g, `// hopscope probe group ${group.name}`);
+  return { group, script, attached, missing };
+}
+
+export function readProbeSource(group: ProbeGroup, dir = PROBES_DIR): string {
+  return readFileSync(`${dir}${group.file}`, 'utf8');
+}

@@ -1,0 +1,120 @@
+/**
+ * @module One probe group's bpftrace child: started through execa without buffering, its stdout streamed
+ * line by line, readiness known from the group's BEGIN line (bpftrace runs BEGIN once every probe is
+ * attached), restarted with backoff when it dies, and stopped cleanly (SIGINT, then SIGKILL). It runs under
+ * `setpriv --pdeathsig KILL`, so a SIGKILLed agent takes its bpftrace (and their BPF programs) with it.
+ */
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
+
+export type ProbeState = 'starting' | 'attached' | 'backoff' | 'stopped' | 'failed';
+
+export interface BpftraceProcessOptions {
+  readonly group: string;
+  readonly script: string;
+  /** Positional parameters ($1, $2, ...). */
+  readonly args: readonly string[];
+  readonly bpftrace: string;
+  readonly onLine: (line: string) => void;
+  readonly onStateChange?: (state: ProbeState, detail: string) => void;
+  /** Delay before restarting a child that had attached. */
+  readonly restartDelayMs?: number;
+  /** Longest delay for a child that keeps dying before it attaches. */
+  readonly maxBackoffMs?: number;
+  /** A child that stayed up this long resets the backoff. */
+  readonly stableAfterMs?: number;
+}
+
+export class BpftraceProcess {
+  state: ProbeState = 'stopped';
+  restarts = 0;
+  lastError = '';
+  private child: ResultPromise | undefined;
+  private stopping = false;
+  private backoffMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly stderrTail: string[] = [];
+
+  constructor(private readonly o: BpftraceProcessOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.spawn();
+  }
+
+  /** Stops the child: SIGINT (bpftrace detaches and exits), SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGINT');
+      const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(killer);
+    }
+    this.setState('stopped', 'stopped');
+  }
+
+  private spawn(): void {
+    this.stderrTail.length = 0;
+    const startedAt = Date.now();
+    let attached = false;
+    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', this.o.bpftrace, '-B', 'line', '-e', this.o.script, ...this.o.args], {
+      buffer: false,
+      stdin: 'ignore',
+      reject: false,
+      env: { BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_STRLEN: '64' },
+      cleanup: true,
+    });
+    this.child = child;
+    this.setState('starting', `pid ${child.pid ?? '?'}`);
+    const ready = `HOPSCOPE_READY ${this.o.group}`;
+    createInterface({ input: child.stdout as NodeJS.ReadableStream, crlfDelay: Infinity }).on('line', (line) => {
+      if (!attached && line === ready) {
+        attached = true;
+        this.setState('attached', `pid ${child.pid ?? '?'}`);
+      }
+      this.o.onLine(line);
+    });
+    createInterface({ input: child.stderr as NodeJS.ReadableStream, crlfDelay: Infinity }).on('line', (line) => {
+      // bpftrace reports kernel-side losses on stdout in 0.17, but some builds print them on stderr
+      if (line.startsWith('Lost ')) this.o.onLine(line);
+      else if (!line.includes('RLIMIT_MEMLOCK') && !line.startsWith('Attaching ')) this.rememberStderr(line);
+    });
+    child.once('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (this.stopping) return;
+      const why = `bpftrace exited (${signal ?? `code ${code}`})${this.stderrTail.length ? `: ${this.stderrTail.join(' | ')}` : ''}`;
+      this.lastError = why;
+      const ranMs = Date.now() - startedAt;
+      if (ranMs >= (this.o.stableAfterMs ?? 60_000)) this.backoffMs = 0;
+      // a child that had attached comes back after the base delay; one that never attached backs off
+      const base = this.o.restartDelayMs ?? 500;
+      this.backoffMs = attached ? base : Math.min(Math.max(this.backoffMs * 2, 1000), this.o.maxBackoffMs ?? 30_000);
+      this.setState('backoff', `${why}; restarting in ${this.backoffMs} ms`);
+      this.timer = setTimeout(() => {
+        if (this.stopping) return;
+        this.restarts++;
+        this.spawn();
+      }, this.backoffMs);
+    });
+  }
+
+  private rememberStderr(line: string): void {
+    this.stderrTail.push(line.slice(0, 300));
+    if (this.stderrTail.length > 5) this.stderrTail.shift();
+    if (this.state === 'starting') this.lastError = this.stderrTail.join(' | ');
+  }
+
+  private setState(state: ProbeState, detail: string): void {
+    this.state = state;
+    this.o.onStateChange?.(state, detail);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * @module Events of one packet -> one hop trace. Within one kernel an sk_buff address follows a packet from
+ * the sender's eth0 across veth, bridge, routing and uplink, so hops join by skb address, with the IP header
+ * (addresses, protocol, IP id) as a cross-check against a reused address. A trace closes at its last hop on
+ * this node (delivered at a pod, forwarded out of the uplink, dropped) after a short grace for hops that
+ * arrive late from another CPU's buffer, or as in-flight after a timeout.
+ */
+import type { DropEvent, HopEvent } from '../decode/probe-event.js';
+import type { DropReasons } from '../decode/drop-reasons.js';
+import type { Inventory } from '../inventory/inventory.js';
+import type { NodeScope, HopKind } from '../scope/node-scope.js';
+import type { WallClock } from '../clock/wall-clock.js';
+import { classifyPath } from './classify-path.js';
+import { protocolName, tcpFlagNames, type Endpoint, type Hop, type Outcome, type PacketIdentity, type Trace } from './trace.js';
+
+export interface AssemblerOptions {
+  readonly node: string;
+  readonly scope: NodeScope;
+  readonly inventory: () => Inventory;
+  readonly clock: WallClock;
+  readonly dropReasons: DropReasons;
+  readonly onTrace: (trace: Trace) => void;
+  /** No further hop for this long: the trace closes as in-flight. */
+  readonly timeoutNs?: number;
+  /** How long a finished trace waits for late hops before it is emitted. */
+  readonly graceNs?: number;
+  /** Most packets in flight at once; beyond it the oldest closes as in-flight. */
+  readonly maxOpen?: number;
+}
+
+export interface AssemblerStats {
+  hopsAccepted: number;
+  /** Hops in namespaces of other nodes (lab) or on host-local devices. */
+  hopsIgnored: number;
+  dropsJoined: number;
+  dropsUnjoined: number;
+  tracesEmitted: number;
+  /** Open traces closed early because the table was full. */
+  tracesEvicted: number;
+}
+
+interface OpenHop {
+  readonly monoNs: number;
+  readonly kind: HopKind;
+  readonly ifname: string;
+  readonly direction: HopEvent['direction'];
+}
+
+interface OpenTrace {
+  readonly first: HopEvent;
+  readonly hops: OpenHop[];
+  lastMonoNs: number;
+  end?: { outcome: Outcome; reason?: string; atMonoNs: number };
+}
+
+export class TraceAssembler {
+  readonly stats: AssemblerStats = { hopsAccepted: 0, hopsIgnored: 0, dropsJoined: 0, dropsUnjoined: 0, tracesEmitted: 0, tracesEvicted: 0 };
+  private readonly open = new Map<string, OpenTrace>();
+  private readonly timeoutNs: number;
+  private readonly graceNs: number;
+  private readonly maxOpen: number;
+  private sequence = 0;
+  private readonly idPrefix: string;
+
+  constructor(private readonly o: AssemblerOptions) {
+    this.timeoutNs = o.timeoutNs ?? 1_000_000_000;
+    this.graceNs = o.graceNs ?? 20_000_000;
+    this.maxOpen = o.maxOpen ?? 65_536;
+    this.idPrefix = `${o.node}-${Date.now().toString(36)}-`;
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  onHop(e: HopEvent): void {
+    const c = this.o.scope.classify(e.netns, e.ifindex, e.ifname);
+    if (!c.mine) {
+      this.stats.hopsIgnored++;
+      return;
+    }
+    this.stats.hopsAccepted++;
+    let t = this.open.get(e.skb);
+    if (t && !sameIdentity(t.first, e)) {
+      this.close(e.skb, t);
+      t = undefined;
+    }
+    if (!t) {
+      if (this.open.size >= this.maxOpen) this.evictOldest();
+      t = { first: e, hops: [], lastMonoNs: e.monoNs };
+      this.open.set(e.skb, t);
+    }
+    insertByTime(t.hops, { monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction });
+    t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
+    const end = terminalOutcome(c.kind, e.direction);
+    if (end && !t.end) t.end = { outcome: end, atMonoNs: e.monoNs };
+  }
+
+  onDrop(e: DropEvent): void {
+    const t = this.open.get(e.skb);
+    if (!t || t.first.saddr !== e.saddr || t.first.daddr !== e.daddr || t.first.ipId !== e.ipId) {
+      this.stats.dropsUnjoined++;
+      return;
+    }
+    this.stats.dropsJoined++;
+    // the stack frees a delivered packet's original after handing clones to sockets (NO_SOCKET for ping
+    // replies on this kernel): once the packet reached its end on this node, a later free is not its fate
+    if (t.end && t.end.reason === undefined) return;
+    const reason = this.o.dropReasons.name(e.reason);
+    t.end = { outcome: this.o.dropReasons.isRouteMiss(e.reason) ? 'route-miss' : 'dropped', reason, atMonoNs: e.monoNs };
+    t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
+  }
+
+  /** Emits finished traces whose grace has passed and times out the rest. `nowMonoNs` is CLOCK_MONOTONIC. */
+  tick(nowMonoNs: number): void {
+    for (const [skb, t] of this.open) {
+      if (t.end ? nowMonoNs - t.end.atMonoNs >= this.graceNs : nowMonoNs - t.lastMonoNs >= this.timeoutNs) {
+        this.close(skb, t);
+      }
+    }
+  }
+
+  /** Closes everything still open (at shutdown). */
+  flush(): void {
+    for (const [skb, t] of this.open) this.close(skb, t);
+  }
+
+  private evictOldest(): void {
+    const oldest = this.open.entries().next();
+    if (oldest.done) return;
+    this.stats.tracesEvicted++;
+    this.close(oldest.value[0], oldest.value[1]);
+  }
+
+  private close(skb: string, t: OpenTrace): void {
+    this.open.delete(skb);
+    this.stats.tracesEmitted++;
+    this.o.onTrace(this.build(t));
+  }
+
+  private build(t: OpenTrace): Trace {
+    const { node, clock } = this.o;
+    const inventory = this.o.inventory();
+    const first = t.first;
+    const firstMono = t.hops[0]?.monoNs ?? first.monoNs;
+    const hops: Hop[] = t.hops.map((h, i) => ({
+      node,
+      interface: h.ifname,
+      kind: h.kind,
+      direction: h.direction,
+      t: clock.toWallNs(h.monoNs).toString(),
+      delta_ns: i === 0 ? 0 : h.monoNs - (t.hops[i - 1] as OpenHop).monoNs,
+    }));
+    const outcome: Outcome = t.end?.outcome ?? 'in-flight';
+    const path = classifyPath({ hops, outcome, saddr: first.saddr, daddr: first.daddr }, inventory);
+    const trace: Trace = {
+      id: this.idPrefix + (++this.sequence).toString(36),
+      node,
+      src: endpoint(inventory, first.saddr, first.srcPort, first.protocol),
+      dst: endpoint(inventory, first.daddr, first.dstPort, first.protocol),
+      protocol: protocolName(first.protocol),
+      path,
+      hops,
+      outcome,
+      ...(t.end?.reason !== undefined ? { reason: t.end.reason } : {}),
+      latency_ns: t.lastMonoNs - firstMono,
+      packet: identityOf(first),
+    };
+    return trace;
+  }
+}
+
+function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): Outcome | undefined {
+  if (kind === 'pod' && direction === 'ingress') return 'delivered';
+  if (kind === 'uplink' && direction === 'egress') return 'forwarded';
+  return undefined;
+}
+
+function sameIdentity(a: HopEvent, b: HopEvent): boolean {
+  return a.ipId === b.ipId && a.saddr === b.saddr && a.daddr === b.daddr && a.protocol === b.protocol;
+}
+
+/** Hops arrive almost always in order; a late one from another CPU's buffer is slotted in by time. */
+function insertByTime(hops: OpenHop[], hop: OpenHop): void {
+  let i = hops.length;
+  while (i > 0 && (hops[i - 1] as OpenHop).monoNs > hop.monoNs) i--;
+  hops.splice(i, 0, hop);
+}
+
+function endpoint(inventory: Inventory, ip: string, port: number, protocol: number): Endpoint {
+  const pod = inventory.podByIp(ip);
+  const node = pod?.node ?? inventory.nodeOwningIp(ip)?.name;
+  return {
+    ip,
+    ...(protocol === 6 || protocol === 17 ? { port } : {}),
+    ...(pod ? { pod: pod.name, namespace: pod.namespace } : {}),
+    ...(node ? { node } : {}),
+  };
+}
+
+function identityOf(e: HopEvent): PacketIdentity {
+  if (e.protocol === 6) return { ip_id: e.ipId, length: e.length, tcp_flags: tcpFlagNames(e.tcpFlags), tcp_seq: e.seq };
+  if (e.protocol === 1) {
+    const echo = e.icmpType === 0 || e.icmpType === 8 ? { icmp_echo: { id: e.seq >>> 16, seq: e.seq & 0xffff } } : {};
+    return { ip_id: e.ipId, length: e.length, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
+  }
+  return { ip_id: e.ipId, length: e.length };
+}

@@ -1,0 +1,84 @@
+/**
+ * @module The hop trace of one packet, exactly as REST and the stream serve it (DESIGN.md "Trace").
+ */
+import type { Direction } from '../decode/probe-event.js';
+import type { HopKind } from '../scope/node-scope.js';
+
+export type PathKind = 'same-pod' | 'same-node' | 'cross-node' | 'unrouted';
+export const PATH_KINDS: readonly PathKind[] = ['same-pod', 'same-node', 'cross-node', 'unrouted'];
+
+export type Outcome = 'delivered' | 'forwarded' | 'dropped' | 'route-miss' | 'in-flight';
+export const OUTCOMES: readonly Outcome[] = ['delivered', 'forwarded', 'dropped', 'route-miss', 'in-flight'];
+
+export interface Endpoint {
+  readonly ip: string;
+  readonly port?: number;
+  readonly pod?: string;
+  readonly namespace?: string;
+  readonly node?: string;
+}
+
+export interface Hop {
+  readonly node: string;
+  readonly interface: string;
+  readonly kind: HopKind;
+  readonly direction: Direction;
+  /** Wall-clock nanoseconds since the epoch, as a string (beyond 2^53). */
+  readonly t: string;
+  /** Time since the previous hop; 0 for the first. */
+  readonly delta_ns: number;
+}
+
+/** Header fields that identify the packet across nodes (used for stitching and shown to users). */
+export interface PacketIdentity {
+  readonly ip_id: number;
+  readonly length: number;
+  readonly tcp_flags?: string;
+  readonly tcp_seq?: number;
+  readonly icmp_type?: number;
+  readonly icmp_code?: number;
+  readonly icmp_echo?: { readonly id: number; readonly seq: number };
+}
+
+export interface Trace {
+  readonly id: string;
+  readonly node: string;
+  readonly src: Endpoint;
+  readonly dst: Endpoint;
+  readonly protocol: string;
+  readonly path: PathKind;
+  readonly hops: readonly Hop[];
+  readonly outcome: Outcome;
+  readonly reason?: string;
+  /** First hop to last hop on this node. */
+  readonly latency_ns: number;
+  readonly packet: PacketIdentity;
+}
+
+export function protocolName(protocol: number): string {
+  switch (protocol) {
+    case 1:
+      return 'ICMP';
+    case 6:
+      return 'TCP';
+    case 17:
+      return 'UDP';
+    default:
+      return `IP-${protocol}`;
+  }
+}
+
+const TCP_FLAG_NAMES: readonly [number, string][] = [
+  [0x02, 'SYN'],
+  [0x10, 'ACK'],
+  [0x08, 'PSH'],
+  [0x01, 'FIN'],
+  [0x04, 'RST'],
+  [0x20, 'URG'],
+];
+
+export function tcpFlagNames(flags: number): string {
+  return TCP_FLAG_NAMES.filter(([bit]) => (flags & bit) !== 0)
+    .map(([, name]) => name)
+    .join('|');
+}
