@@ -1,0 +1,126 @@
+/**
+ * Kernel-test helpers: a lab of the project's own, agents as real `hopscope agent` child processes, commands
+ * inside lab namespaces, and polling of the agents' APIs.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { labDown, labUp } from '../../../src/lab/lab.js';
+import type { LabPlan } from '../../../src/lab/lab-plan.js';
+import type { Trace } from '../../../src/trace/trace.js';
+
+export const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
+export const TCP_ECHO = fileURLToPath(new URL('../../../dist/src/lab/tcp-echo.js', import.meta.url));
+
+export interface TestLab {
+  readonly plan: LabPlan;
+  readonly inventoryPath: string;
+  down(): Promise<void>;
+}
+
+export async function startLab(prefix: string, nodes = 2, pods = 2): Promise<TestLab> {
+  await labDown(prefix, `/run/hopscope/test-${prefix}.json`); // leftovers of a killed run
+  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods }, `/run/hopscope/test-${prefix}.json`);
+  return { plan, inventoryPath, down: async () => void (await labDown(prefix, inventoryPath)) };
+}
+
+export interface AgentProcess {
+  readonly url: string;
+  readonly pid: number;
+  readonly child: ResultPromise;
+  readonly log: string[];
+  stop(): Promise<void>;
+}
+
+export async function startAgentProcess(node: string, netns: string, inventoryPath: string, extra: string[] = []): Promise<AgentProcess> {
+  const child = execa(process.execPath, [CLI, 'agent', '--node', node, '--netns', netns, '--inventory', inventoryPath, '--listen', '127.0.0.1:0', ...extra], {
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+  });
+  const log: string[] = [];
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent ${node} did not start: ${log.join('\n')}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line) log.push(line);
+        const m = /listening on (http:\/\/\S+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`agent ${node} exited with ${code}: ${log.join('\n')}`)));
+  });
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 30_000, `agent ${node} ready`);
+  return {
+    url,
+    pid: child.pid as number,
+    child,
+    log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await child;
+      }
+    },
+  };
+}
+
+export async function nsExec(netns: string, command: string, args: string[], timeoutMs = 15_000) {
+  return execa('ip', ['netns', 'exec', netns, command, ...args], { reject: false, timeout: timeoutMs });
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function traces(url: string, query = ''): Promise<Trace[]> {
+  const res = await fetch(`${url}/api/v1/traces?limit=10000${query}`);
+  if (!res.ok) throw new Error(`${url}/api/v1/traces: HTTP ${res.status}`);
+  return ((await res.json()) as { traces: Trace[] }).traces;
+}
+
+/** Waits until the agent reports a trace matching `match`, and returns all matching ones. */
+export async function waitForTraces(url: string, match: (t: Trace) => boolean, what: string, timeoutMs = 10_000): Promise<Trace[]> {
+  return waitFor(async () => {
+    const found = (await traces(url)).filter(match);
+    return found.length > 0 ? found : undefined;
+  }, timeoutMs, what);
+}
+
+export const hopSequence = (t: Trace) => t.hops.map((h) => `${h.kind}:${h.direction}`);
+
+/** PIDs of the direct children of a process (its bpftrace probes). */
+export async function childPids(pid: number): Promise<number[]> {
+  const out = await execa('ps', ['-o', 'pid=', '--ppid', String(pid)], { reject: false });
+  return out.stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+}
+
+/** Names of the loaded tracepoint BPF programs (bpftool shows the probe's function name). */
+export async function tracepointPrograms(): Promise<string[]> {
+  const out = await execa('bpftool', ['prog', 'show', '-j']);
+  return (JSON.parse(out.stdout || '[]') as { type: string; name?: string }[]).filter((p) => p.type === 'tracepoint').map((p) => p.name ?? '');
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
