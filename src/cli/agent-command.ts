@@ -18,12 +18,16 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   const agent = await startAgent(config);
   console.log(`hopscope agent for ${config.node} listening on ${agent.url}`);
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       console.error(`received ${signal}, stopping`);
       void agent.stop().then(resolve);
     };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    // `on`, not `once`: execa's exit hook re-raises a signal that has no other listener left
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
   });
   return 0;
 }

@@ -22,19 +22,23 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     children.push(child);
     return child;
   };
-  let cleaning: Promise<void> | undefined;
+  let cleaning: Promise<void> | undefined; // one cleanup however many signals arrive
   const cleanup = () =>
     (cleaning ??= (async () => {
       console.log('\nstopping: agents, traffic, lab namespaces');
       for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-      await Promise.all(children.map((c) => Promise.race([c, new Promise((r) => setTimeout(r, 15_000))])));
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      const force = setTimeout(() => {
+        for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      }, 15_000);
+      await Promise.all(children);
+      clearTimeout(force);
       await labDown(prefix).catch((e: Error) => console.error(`lab down failed: ${e.message}`));
       console.log('demo stopped; nothing left behind');
     })());
+  // `on`, not `once`: execa's exit hook re-raises a signal that has no other listener left
   const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => void cleanup().then(resolve));
-    process.once('SIGTERM', () => void cleanup().then(resolve));
+    process.on('SIGINT', () => void cleanup().then(resolve));
+    process.on('SIGTERM', () => void cleanup().then(resolve));
   });
 
   await labDown(prefix); // leftovers of an earlier demo that was killed

@@ -3,7 +3,8 @@
  * the sender's eth0 across veth, bridge, routing and uplink, so hops join by skb address, with the IP header
  * (addresses, protocol, IP id) as a cross-check against a reused address. A trace closes at its last hop on
  * this node (delivered at a pod, forwarded out of the uplink, dropped) after a short grace for hops that
- * arrive late from another CPU's buffer, or as in-flight after a timeout.
+ * arrive late from another CPU's buffer, or as in-flight after a timeout. Drops come from another bpftrace
+ * process, so a drop may arrive before the hops it ends: it waits (bounded) for its trace.
  */
 import type { DropEvent, HopEvent } from '../decode/probe-event.js';
 import type { DropReasons } from '../decode/drop-reasons.js';
@@ -50,12 +51,17 @@ interface OpenTrace {
   readonly first: HopEvent;
   readonly hops: OpenHop[];
   lastMonoNs: number;
-  end?: { outcome: Outcome; reason?: string; atMonoNs: number };
+  /** The hop that ends a packet's way through this node: pod ingress or uplink egress. */
+  lastHop?: { outcome: 'delivered' | 'forwarded'; atMonoNs: number };
+  drop?: { reason: string; routeMiss: boolean; atMonoNs: number };
 }
 
 export class TraceAssembler {
   readonly stats: AssemblerStats = { hopsAccepted: 0, hopsIgnored: 0, dropsJoined: 0, dropsUnjoined: 0, tracesEmitted: 0, tracesEvicted: 0 };
   private readonly open = new Map<string, OpenTrace>();
+  /** Drops that arrived before any hop of their packet, by skb address. */
+  private readonly pendingDrops = new Map<string, DropEvent[]>();
+  private pendingDropCount = 0;
   private readonly timeoutNs: number;
   private readonly graceNs: number;
   private readonly maxOpen: number;
@@ -93,31 +99,59 @@ export class TraceAssembler {
     insertByTime(t.hops, { monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction });
     t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
     const end = terminalOutcome(c.kind, e.direction);
-    if (end && !t.end) t.end = { outcome: end, atMonoNs: e.monoNs };
+    if (end && (!t.lastHop || e.monoNs < t.lastHop.atMonoNs)) t.lastHop = { outcome: end, atMonoNs: e.monoNs };
+    const early = this.pendingDrops.get(e.skb);
+    if (early) {
+      const open = t;
+      const mine = early.filter((d) => dropBelongs(open, d));
+      for (const d of mine) this.attachDrop(open, d);
+      if (mine.length > 0) this.setPending(e.skb, early.filter((d) => !mine.includes(d)));
+    }
   }
 
   onDrop(e: DropEvent): void {
     const t = this.open.get(e.skb);
-    if (!t || t.first.saddr !== e.saddr || t.first.daddr !== e.daddr || t.first.ipId !== e.ipId) {
-      this.stats.dropsUnjoined++;
+    if (t && dropBelongs(t, e)) {
+      this.attachDrop(t, e);
       return;
     }
-    this.stats.dropsJoined++;
-    // the stack frees a delivered packet's original after handing clones to sockets (NO_SOCKET for ping
-    // replies on this kernel): once the packet reached its end on this node, a later free is not its fate
-    if (t.end && t.end.reason === undefined) return;
-    const reason = this.o.dropReasons.name(e.reason);
-    t.end = { outcome: this.o.dropReasons.isRouteMiss(e.reason) ? 'route-miss' : 'dropped', reason, atMonoNs: e.monoNs };
-    t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
+    if (this.pendingDropCount >= 4096) {
+      const oldest = this.pendingDrops.entries().next();
+      if (!oldest.done) {
+        this.stats.dropsUnjoined += oldest.value[1].length;
+        this.setPending(oldest.value[0], []);
+      }
+    }
+    this.setPending(e.skb, [...(this.pendingDrops.get(e.skb) ?? []), e]);
+  }
+
+  private setPending(skb: string, drops: DropEvent[]): void {
+    this.pendingDropCount += drops.length - (this.pendingDrops.get(skb)?.length ?? 0);
+    if (drops.length === 0) this.pendingDrops.delete(skb);
+    else this.pendingDrops.set(skb, drops);
   }
 
   /** Emits finished traces whose grace has passed and times out the rest. `nowMonoNs` is CLOCK_MONOTONIC. */
   tick(nowMonoNs: number): void {
     for (const [skb, t] of this.open) {
-      if (t.end ? nowMonoNs - t.end.atMonoNs >= this.graceNs : nowMonoNs - t.lastMonoNs >= this.timeoutNs) {
+      const endedAt = endOf(t);
+      if (endedAt !== undefined ? nowMonoNs - endedAt >= this.graceNs : nowMonoNs - t.lastMonoNs >= this.timeoutNs) {
         this.close(skb, t);
       }
     }
+    for (const [skb, drops] of this.pendingDrops) {
+      const fresh = drops.filter((d) => nowMonoNs - d.monoNs < this.timeoutNs);
+      this.stats.dropsUnjoined += drops.length - fresh.length;
+      if (fresh.length !== drops.length) this.setPending(skb, fresh);
+    }
+  }
+
+  private attachDrop(t: OpenTrace, e: DropEvent): void {
+    this.stats.dropsJoined++;
+    if (!t.drop || e.monoNs < t.drop.atMonoNs) {
+      t.drop = { reason: this.o.dropReasons.name(e.reason), routeMiss: this.o.dropReasons.isRouteMiss(e.reason), atMonoNs: e.monoNs };
+    }
+    t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
   }
 
   /** Closes everything still open (at shutdown). */
@@ -151,7 +185,8 @@ export class TraceAssembler {
       t: clock.toWallNs(h.monoNs).toString(),
       delta_ns: i === 0 ? 0 : h.monoNs - (t.hops[i - 1] as OpenHop).monoNs,
     }));
-    const outcome: Outcome = t.end?.outcome ?? 'in-flight';
+    const fate = fateOf(t);
+    const outcome: Outcome = fate.outcome;
     const path = classifyPath({ hops, outcome, saddr: first.saddr, daddr: first.daddr }, inventory);
     const trace: Trace = {
       id: this.idPrefix + (++this.sequence).toString(36),
@@ -162,15 +197,36 @@ export class TraceAssembler {
       path,
       hops,
       outcome,
-      ...(t.end?.reason !== undefined ? { reason: t.end.reason } : {}),
-      latency_ns: t.lastMonoNs - firstMono,
+      ...(fate.reason !== undefined ? { reason: fate.reason } : {}),
+      latency_ns: fate.atMonoNs - firstMono,
       packet: identityOf(first),
     };
     return trace;
   }
 }
 
-function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): Outcome | undefined {
+/**
+ * What ended the packet on this node. A free after the packet left by its last hop is not its fate: the
+ * stack frees a delivered packet's original after giving clones to sockets (NO_SOCKET for ping replies).
+ */
+function fateOf(t: OpenTrace): { outcome: Outcome; reason?: string; atMonoNs: number } {
+  const { lastHop, drop } = t;
+  if (lastHop && (!drop || lastHop.atMonoNs <= drop.atMonoNs)) return { outcome: lastHop.outcome, atMonoNs: lastHop.atMonoNs };
+  if (drop) return { outcome: drop.routeMiss ? 'route-miss' : 'dropped', reason: drop.reason, atMonoNs: drop.atMonoNs };
+  return { outcome: 'in-flight', atMonoNs: t.lastMonoNs };
+}
+
+function endOf(t: OpenTrace): number | undefined {
+  if (t.lastHop && t.drop) return Math.max(t.lastHop.atMonoNs, t.drop.atMonoNs);
+  return t.lastHop?.atMonoNs ?? t.drop?.atMonoNs;
+}
+
+/** Same packet (the skb address may have been reused) and not before its first hop. */
+function dropBelongs(t: OpenTrace, d: DropEvent): boolean {
+  return t.first.saddr === d.saddr && t.first.daddr === d.daddr && t.first.ipId === d.ipId && d.monoNs >= (t.hops[0]?.monoNs ?? 0);
+}
+
+function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): 'delivered' | 'forwarded' | undefined {
   if (kind === 'pod' && direction === 'ingress') return 'delivered';
   if (kind === 'uplink' && direction === 'egress') return 'forwarded';
   return undefined;

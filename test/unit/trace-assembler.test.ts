@@ -93,6 +93,15 @@ describe('TraceAssembler on a recorded 2x2 lab', () => {
     expect(t).toMatchObject({ path: 'unrouted', outcome: 'route-miss', reason: 'IP_INNOROUTES' });
   });
 
+  it('a drop read before its hops (drops come from another bpftrace process) still ends the trace', () => {
+    const drops = EVENTS.filter((e) => e.type === 'drop');
+    const rest = EVENTS.filter((e) => e.type !== 'drop');
+    const { traces } = assemble(1, [...drops, ...rest]);
+    expect(find(traces, '10.244.1.11', '10.99.0.1')[0]).toMatchObject({ outcome: 'route-miss', reason: 'IP_INNOROUTES', path: 'unrouted' });
+    const replies = find(traces, '10.244.1.12', '10.244.1.11');
+    expect(replies.map((t) => t.outcome)).toEqual(['delivered']);
+  });
+
   it('a trace without a last hop closes in-flight after the timeout, not before', () => {
     const hops = EVENTS.filter((e): e is HopEvent => e.type === 'hop' && e.daddr === '10.244.2.11').slice(0, 3);
     const traces: Trace[] = [];
