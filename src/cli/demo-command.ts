@@ -59,7 +59,8 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   });
   console.log('  filters: ?path=same-node|cross-node|same-pod|unrouted  &pod=default/pod-1-1  &min_latency=100us');
   console.log('Ctrl-C stops everything.\n');
-  const printer = setInterval(() => void printLatest(urls), 3000);
+  const printed = new Set<string>();
+  const printer = setInterval(() => void printNew(urls, printed), 2000);
   await stopped;
   clearInterval(printer);
   return 0;
@@ -94,15 +95,21 @@ async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
   }
 }
 
-async function printLatest(urls: string[]): Promise<void> {
+/** Prints traces not printed before, oldest first, a few per agent per round so the terminal stays readable. */
+async function printNew(urls: string[], printed: Set<string>): Promise<void> {
   for (const url of urls) {
     try {
-      const body = (await (await fetch(`${url}/api/v1/traces?limit=2`)).json()) as { traces: Trace[] };
-      for (const t of body.traces) console.log(formatTrace(t));
+      const body = (await (await fetch(`${url}/api/v1/traces?limit=4`)).json()) as { traces: Trace[] };
+      for (const t of body.traces.reverse()) {
+        if (printed.has(t.id)) continue;
+        printed.add(t.id);
+        console.log(formatTrace(t));
+      }
     } catch {
       // the agent is stopping
     }
   }
+  if (printed.size > 10_000) printed.clear();
 }
 
 export function formatTrace(t: Trace): string {
