@@ -39,11 +39,13 @@ export interface AgentFlags {
 export function agentConfigFrom(flags: AgentFlags): AgentConfig {
   if (!flags.node) throw new ConfigError('--node NAME is required: the Kubernetes node this agent watches');
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(flags.node)) throw new ConfigError(`--node "${flags.node}" is not a valid node name`);
-  if (flags.netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns)) throw new ConfigError(`--netns "${flags.netns}" is not a namespace name`);
+  if (flags.netns !== undefined && (!/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns) || /^\.+$/.test(flags.netns))) {
+    throw new ConfigError(`--netns "${flags.netns}" is not a namespace name`);
+  }
   const { host, port } = parseListen(flags.listen ?? DEFAULT_LISTEN);
-  const sample = flags.sample === undefined ? DEFAULT_SAMPLE : Number(flags.sample);
+  const sample = flags.sample === undefined ? DEFAULT_SAMPLE : wholeNumber(flags.sample);
   if (!Number.isInteger(sample) || sample < 1 || sample > 1_000_000) throw new ConfigError(`--sample ${flags.sample}: must be an integer from 1 (every packet) to 1000000`);
-  const timeout = flags['trace-timeout'] === undefined ? 1000 : Number(flags['trace-timeout']);
+  const timeout = flags['trace-timeout'] === undefined ? 1000 : wholeNumber(flags['trace-timeout']);
   if (!Number.isInteger(timeout) || timeout < 10 || timeout > 60_000) throw new ConfigError(`--trace-timeout ${flags['trace-timeout']}: milliseconds from 10 to 60000`);
   return {
     node: flags.node,
@@ -56,6 +58,11 @@ export function agentConfigFrom(flags: AgentFlags): AgentConfig {
     bridgeName: flags.bridge ?? 'cni0',
     traceTimeoutMs: timeout,
   };
+}
+
+/** Plain decimal digits only (Number() would also take 0x40, 1e3 and spaces); NaN otherwise. */
+function wholeNumber(text: string): number {
+  return /^\d{1,9}$/.test(text) ? Number(text) : NaN;
 }
 
 export function parseListen(text: string): { host: string; port: number } {

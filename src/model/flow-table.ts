@@ -23,7 +23,9 @@ export class FlowTable {
   private readonly flows = new Map<string, FlowSummary & { latencySum: number }>();
   evicted = 0;
 
-  constructor(readonly capacity = 65_536) {}
+  constructor(readonly capacity = 65_536) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
+  }
 
   get size(): number {
     return this.flows.size;
@@ -73,7 +75,9 @@ export class FlowTable {
     const all = [...this.flows.values()];
     const out: FlowSummary[] = [];
     for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const { latencySum: _sum, ...summary } = all[i] as FlowSummary & { latencySum: number };
+      const { latencySum: _sum, ...live } = all[i] as FlowSummary & { latencySum: number };
+      // a copy: callers keep what they were given while the table goes on counting
+      const summary = { ...live, outcomes: { ...live.outcomes }, latency_ns: { ...live.latency_ns } };
       if (match(summary)) out.push(summary);
     }
     return out;

@@ -39,8 +39,9 @@ export interface ComposedScript {
 }
 
 /**
- * Keeps the preamble (header comment, BEGIN) and the blocks of the tracepoints that exist. A block starts at a
- * line `tracepoint:GROUP:NAME` in column 0 and runs to the next such line.
+ * Keeps the preamble (header comment) and every probe block except those naming a tracepoint that does not
+ * exist. A block starts at a probe line in column 0 (`BEGIN`, `tracepoint:GROUP:NAME[,...]`, `interval:...`)
+ * and runs to the next one.
  */
 export function composeScript(group: ProbeGroup, source: string, exists: (tracepoint: string) => boolean): ComposedScript {
   const lines = source.split('\n');
@@ -49,11 +50,14 @@ export function composeScript(group: ProbeGroup, source: string, exists: (tracep
   const missing: string[] = [];
   let keep = true;
   for (const line of lines) {
-    const m = /^tracepoint:([a-z0-9_]+:[a-z0-9_]+)/.exec(line);
-    if (m) {
-      const tp = m[1] as string;
-      keep = exists(tp);
-      (keep ? attached : missing).push(tp);
+    if (/^[A-Za-z]/.test(line)) {
+      const tracepoints = [...line.matchAll(/tracepoint:([a-z0-9_]+:[a-z0-9_]+)/g)].map((m) => m[1] as string);
+      keep = true;
+      for (const tp of tracepoints) {
+        const present = exists(tp);
+        (present ? attached : missing).push(tp);
+        keep &&= present;
+      }
     }
     if (keep) kept.push(line);
   }
