@@ -11,6 +11,8 @@ import { createApp, listen, type Readiness } from '../src/export/http-server.js'
 import { AgentMetrics } from '../src/export/metrics.js';
 import { Inventory, loadInventoryFile } from '../src/inventory/inventory.js';
 import { FlowTable } from '../src/model/flow-table.js';
+import { NodeCounters } from '../src/model/node-counters.js';
+import { readFdb } from '../src/scope/read-fdb.js';
 import { TraceStore } from '../src/model/trace-store.js';
 import { composeScript, PROBE_GROUPS, readProbeSource, type ComposedScript } from '../src/probes/probe-catalog.js';
 import { BpftraceProcess } from '../src/runner/bpftrace-process.js';
@@ -44,6 +46,17 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   const scopeTarget = { ...(config.netns ? { netns: config.netns } : {}), bridgeName: config.bridgeName };
   const scope = new NodeScope(await discoverScope(scopeTarget));
   const clock = new SystemWallClock();
+  const dropReasons = DropReasons.fromKernel();
+  let rescanSoon: () => void = () => undefined;
+  const counters = new NodeCounters({
+    node: config.node,
+    bridgeName: config.bridgeName,
+    scope,
+    inventory: () => inventory,
+    dropReasons,
+    requestRescan: () => rescanSoon(),
+  });
+  await seedFdb(counters, config, log);
   const traces = new TraceStore();
   const flows = new FlowTable();
   const probes: BpftraceProcess[] = [];
@@ -52,6 +65,8 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   const metrics = new AgentMetrics(
     {
       node: config.node,
+      bridge: config.bridgeName,
+      counters,
       probes: () => probes.map((p, i) => ({ name: composed[i]?.group.name ?? '?', up: p.state === 'attached', restarts: p.restarts })),
       flowsActive: () => flows.size,
       flowsEvicted: () => flows.evicted,
@@ -63,7 +78,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     scope,
     inventory: () => inventory,
     clock,
-    dropReasons: DropReasons.fromKernel(),
+    dropReasons,
     timeoutNs: config.traceTimeoutMs * 1e6,
     onTrace: (t) => {
       traces.add(t);
@@ -86,22 +101,44 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       script: c.script,
       args: group.name === 'hops' ? [String(config.sample)] : [],
       bpftrace: config.bpftrace,
-      onStateChange: (state, detail) => log(`probe ${group.name}: ${state} (${detail})`),
+      onStateChange: (state, detail) => {
+        log(`probe ${group.name}: ${state} (${detail})`);
+        if (state === 'starting' && group.name === 'hops') counters.onProbeRestart();
+      },
       onLine: (line) => {
+        if (line === '') return; // bpftrace separates printed maps with blank lines
         const r = decodeLine(line);
         if (!r.ok) {
           metrics.decodeErrors.inc(labels);
           return;
         }
         const e = r.event;
-        if (e.type === 'hop') {
-          metrics.events.inc(labels);
-          assembler.onHop(e);
-        } else if (e.type === 'drop') {
-          metrics.events.inc(labels);
-          assembler.onDrop(e);
-        } else if (e.type === 'lost') {
-          metrics.eventsLost.inc(labels, e.count);
+        switch (e.type) {
+          case 'hop':
+            metrics.events.inc(labels);
+            assembler.onHop(e);
+            break;
+          case 'drop':
+            metrics.events.inc(labels);
+            assembler.onDrop(e);
+            counters.onDrop(e);
+            break;
+          case 'fdb':
+            metrics.events.inc(labels);
+            counters.onFdb(e);
+            break;
+          case 'neigh-failed':
+            metrics.events.inc(labels);
+            counters.onNeighFailure(e);
+            break;
+          case 'counter':
+            counters.onCounter(e);
+            break;
+          case 'lost':
+            metrics.eventsLost.inc(labels, e.count);
+            break;
+          case 'ready':
+            break;
         }
       },
     });
@@ -116,31 +153,60 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     return { ready: hopsUp && down.length === 0, reasons: [...unavailable, ...down], probes: states };
   };
 
-  const app = createApp({ node: config.node, traces, flows, metrics, readiness });
+  const bridges = () => [{ name: config.bridgeName, entries: counters.fdb.list(), counters: { ...counters.fdb.counts, ...counters.frames } }];
+  const app = createApp({ node: config.node, traces, flows, metrics, readiness, bridges });
   const { server, url } = await listen(app, config.host, config.port);
   for (const p of probes) p.start();
 
   const tick = setInterval(() => assembler.tick(clock.nowMonoNs()), 20);
   let refreshing = false;
-  const refresh = setInterval(() => {
-    if (refreshing) return;
+  let again = false;
+  const rescan = () => {
+    if (refreshing) {
+      again = true;
+      return;
+    }
     refreshing = true;
     discoverScope(scopeTarget)
-      .then((s) => scope.update(s))
+      .then((s) => {
+        scope.update(s);
+        counters.onScopeRefreshed();
+      })
       .catch((e: Error) => log(`scope refresh failed: ${e.message}`))
-      .finally(() => (refreshing = false));
-  }, 5000);
+      .finally(() => {
+        refreshing = false;
+        if (again) {
+          again = false;
+          rescan();
+        }
+      });
+  };
+  let rescanTimer: NodeJS.Timeout | undefined;
+  rescanSoon = () => (rescanTimer ??= setTimeout(() => ((rescanTimer = undefined), rescan()), 50));
+  const refresh = setInterval(rescan, 5000);
+  const fdbResync = setInterval(() => void seedFdb(counters, config, log), 30_000);
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       clearInterval(refresh);
+      clearInterval(fdbResync);
+      if (rescanTimer) clearTimeout(rescanTimer);
       await Promise.all(probes.map((p) => p.stop()));
       clearInterval(tick);
       assembler.flush();
       await closeServer(server);
     })());
   return { url, probes, stop };
+}
+
+/** Seeds (and re-syncs) the FDB mirror from the kernel; a node without the bridge keeps an empty mirror. */
+async function seedFdb(counters: NodeCounters, config: AgentConfig, log: Log): Promise<void> {
+  try {
+    counters.fdb.seed(await readFdb(config.bridgeName, config.netns));
+  } catch (e) {
+    log(`bridge ${config.bridgeName}: FDB not readable (${(e as Error).message.split('\n')[0]}); the mirror starts empty`);
+  }
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -3,7 +3,7 @@
  * data is counted by the caller, never allowed to stop the pipeline.
  */
 import { ipFromRawLe, swap16, swap32 } from '../net/ipv4.js';
-import type { DropEvent, HopEvent, ProbeEvent } from './probe-event.js';
+import type { CounterEvent, DropEvent, FdbEvent, HopEvent, NeighFailureEvent, ProbeEvent } from './probe-event.js';
 
 export type DecodeResult =
   | { readonly ok: true; readonly event: ProbeEvent }
@@ -21,6 +21,10 @@ export function decodeLine(line: string): DecodeResult {
       return decodeHop(fields);
     case 'D':
       return decodeDrop(fields);
+    case 'B':
+      return decodeFdb(fields);
+    case 'N':
+      return decodeNeigh(fields);
     case 'HOPSCOPE_READY':
       return fields.length === 2 && /^[a-z0-9-]+$/.test(fields[1] ?? '')
         ? { ok: true, event: { type: 'ready', group: fields[1] as string } }
@@ -28,6 +32,7 @@ export function decodeLine(line: string): DecodeResult {
     case 'Lost':
       return decodeLostText(fields);
     default:
+      if (line.startsWith('@')) return decodeCounter(line);
       if (line.startsWith('{"type":"lost_events"')) return decodeLostJson(line);
       return fail(`unknown record type ${JSON.stringify(escapeControl((fields[0] ?? '').slice(0, 20)))}`);
   }
@@ -73,10 +78,12 @@ function decodeHop(f: string[]): DecodeResult {
 }
 
 function decodeDrop(f: string[]): DecodeResult {
-  if (f.length !== 11) return fail(`drop record has ${f.length} fields, expected 11`);
+  if (f.length !== 12) return fail(`drop record has ${f.length} fields, expected 12`);
   const n = numbers(f, [1, 2, 3, 5, 6, 7, 8, 9, 10]);
   if (!n || !isSkbAddress(f[4])) return fail('drop record has a non-numeric field');
   const [monoNs, netns, ifindex, reason, saddr, daddr, protocol, ipId, cpu] = n as Tuple<9>;
+  const fibErr = /^-?\d{1,4}$/.test(f[11] ?? '') ? Number(f[11]) : NaN;
+  if (Number.isNaN(fibErr)) return fail('drop record has a bad route lookup error');
   if (saddr > U32 || daddr > U32 || protocol > 255 || ipId > 0xffff || reason > U32) {
     return fail('drop record has a field out of range');
   }
@@ -92,8 +99,66 @@ function decodeDrop(f: string[]): DecodeResult {
     protocol,
     ipId: swap16(ipId),
     cpu,
+    fibErr,
   };
   return { ok: true, event };
+}
+
+const FDB_OPS = { U: 'update', A: 'add', X: 'external', D: 'delete' } as const;
+
+function decodeFdb(f: string[]): DecodeResult {
+  if (f.length !== 8) return fail(`fdb record has ${f.length} fields, expected 8`);
+  const op = FDB_OPS[f[1] as keyof typeof FDB_OPS];
+  if (!op) return fail('fdb record has an unknown operation');
+  const n = numbers(f, [2, 6, 7]);
+  if (!n) return fail('fdb record has a non-numeric field');
+  const [monoNs, vid, taskNetns] = n as Tuple<3>;
+  const mac = (f[5] as string).toLowerCase();
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac) || vid > 4095) return fail('fdb record has a bad address or VLAN');
+  const bridge = f[3] as string;
+  const port = f[4] as string;
+  if (!isDeviceName(bridge) || !isDeviceName(port)) return fail('fdb record has a bad device name');
+  const event: FdbEvent = {
+    type: 'fdb',
+    op,
+    monoNs,
+    ...(bridge === '-' ? {} : { bridge: escapeControl(bridge) }),
+    ...(port === 'null' ? {} : { port: escapeControl(port) }),
+    mac,
+    vid,
+    taskNetns,
+  };
+  return { ok: true, event };
+}
+
+function decodeNeigh(f: string[]): DecodeResult {
+  if (f.length !== 6) return fail(`neighbour record has ${f.length} fields, expected 6`);
+  const n = numbers(f, [1, 3, 5]);
+  if (!n) return fail('neighbour record has a non-numeric field');
+  const [monoNs, family, state] = n as Tuple<3>;
+  const address = f[4] as string;
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address) || address.split('.').some((o) => Number(o) > 255)) {
+    return fail('neighbour record has a bad address');
+  }
+  if (!isDeviceName(f[2] as string)) return fail('neighbour record has a bad device name');
+  const event: NeighFailureEvent = { type: 'neigh-failed', monoNs, device: escapeControl(f[2] as string), family, address, state };
+  return { ok: true, event };
+}
+
+/** bpftrace's map print: `@name[4026532246, 3]: 12` (or `@name: 12` without keys). */
+function decodeCounter(line: string): DecodeResult {
+  const m = /^@([a-z_][a-z0-9_]{0,63})(?:\[([0-9, ]{1,200})\])?: (\d{1,19})$/.exec(line);
+  if (!m) return fail('malformed map line');
+  const keys = m[2] === undefined ? [] : m[2].split(', ').map(Number);
+  const value = Number(m[3]);
+  if (keys.some((k) => !Number.isSafeInteger(k)) || !Number.isSafeInteger(value)) return fail('map line has a number out of range');
+  const event: CounterEvent = { type: 'counter', name: m[1] as string, keys, value };
+  return { ok: true, event };
+}
+
+/** Kernel device names: 1 to 15 bytes, no whitespace or slash (bridge.bt prints "-" and "null" as markers). */
+function isDeviceName(s: string): boolean {
+  return s.length > 0 && s.length <= 15 && !s.includes('/');
 }
 
 function decodeLostText(f: string[]): DecodeResult {

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 export const KFREE_SKB_FORMAT = '/sys/kernel/tracing/events/skb/kfree_skb/format';
 
 /** Reasons that mean the packet found no usable route. */
-const ROUTE_MISS_REASONS = new Set(['IP_INNOROUTES', 'IP_OUTNOROUTES', 'IPV6_INNOROUTES', 'IPV6_OUTNOROUTES']);
+const ROUTE_MISS_REASONS = new Set(['IP_INNOROUTES', 'IP_OUTNOROUTES', 'IPV6_INNOROUTES', 'IPV6_OUTNOROUTES', 'NEIGH_FAILED']);
 
 export class DropReasons {
-  constructor(private readonly names: ReadonlyMap<number, string>) {}
+  constructor(private readonly byNumber: ReadonlyMap<number, string>) {}
 
   static fromKernel(path = KFREE_SKB_FORMAT): DropReasons {
     try {
@@ -33,11 +33,16 @@ export class DropReasons {
   }
 
   get size(): number {
-    return this.names.size;
+    return this.byNumber.size;
+  }
+
+  /** Every reason name this kernel knows. */
+  names(): string[] {
+    return [...this.byNumber.values()];
   }
 
   name(reason: number): string {
-    return this.names.get(reason) ?? `REASON_${reason}`;
+    return this.byNumber.get(reason) ?? `REASON_${reason}`;
   }
 
   isRouteMiss(reason: number): boolean {

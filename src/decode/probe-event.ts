@@ -52,6 +52,43 @@ export interface DropEvent {
   readonly protocol: number;
   readonly ipId: number;
   readonly cpu: number;
+  /** Error of a failed route lookup for this packet just before the drop (-113, -13, -101), else 0. */
+  readonly fibErr: number;
+}
+
+/** A change of a bridge's forwarding database (probes/bridge.bt: `B ...`). */
+export interface FdbEvent {
+  readonly type: 'fdb';
+  /** update: learned from a frame or moved; add: by a user; external: learned by a driver; delete. */
+  readonly op: 'update' | 'add' | 'external' | 'delete';
+  readonly monoNs: number;
+  /** Absent for `add`, whose tracepoint names only the device. */
+  readonly bridge?: string;
+  /** Absent for entries without a port (the bridge's own addresses). */
+  readonly port?: string;
+  /** Lowercase `aa:bb:cc:dd:ee:ff`. */
+  readonly mac: string;
+  readonly vid: number;
+  /** Netns of the task that was running: meaningful in process context only. */
+  readonly taskNetns: number;
+}
+
+/** A neighbour (ARP) resolution that failed (probes/neigh.bt: `N ...`). */
+export interface NeighFailureEvent {
+  readonly type: 'neigh-failed';
+  readonly monoNs: number;
+  readonly device: string;
+  readonly family: number;
+  readonly address: string;
+  readonly state: number;
+}
+
+/** One entry of a kernel counter map, cumulative since the probe started (`@name[k1, k2]: value`). */
+export interface CounterEvent {
+  readonly type: 'counter';
+  readonly name: string;
+  readonly keys: readonly number[];
+  readonly value: number;
 }
 
 /** Printed by a probe group's BEGIN block, which bpftrace runs once every probe is attached. */
@@ -66,4 +103,4 @@ export interface LostEvent {
   readonly count: number;
 }
 
-export type ProbeEvent = HopEvent | DropEvent | ReadyEvent | LostEvent;
+export type ProbeEvent = HopEvent | DropEvent | FdbEvent | NeighFailureEvent | CounterEvent | ReadyEvent | LostEvent;

@@ -22,6 +22,13 @@ export interface HttpSources {
   readonly flows: FlowTable;
   readonly metrics: AgentMetrics;
   readonly readiness: () => Readiness;
+  readonly bridges: () => readonly BridgeView[];
+}
+
+export interface BridgeView {
+  readonly name: string;
+  readonly entries: readonly { mac: string; vid: number; port?: string; permanent: boolean }[];
+  readonly counters: Readonly<Record<string, number>>;
 }
 
 export function createApp(s: HttpSources): express.Express {
@@ -45,8 +52,11 @@ export function createApp(s: HttpSources): express.Express {
     const filter = filterFrom(req, res);
     if (filter) res.json({ node: s.node, flows: s.flows.list(filter.limit, (f) => flowMatches(filter, f)) });
   });
+  app.get('/api/v1/bridges', (_req, res) => {
+    res.json({ node: s.node, bridges: s.bridges() });
+  });
   app.use('/api', (_req, res) => {
-    res.status(404).json({ error: 'no such API endpoint; see /api/v1/traces, /api/v1/flows' });
+    res.status(404).json({ error: 'no such API endpoint; see /api/v1/traces, /api/v1/flows, /api/v1/bridges' });
   });
   return app;
 }

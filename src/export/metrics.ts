@@ -3,6 +3,8 @@
  * at scrape time in collect(); per-trace series are updated as traces complete. No IP or port labels.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LabeledCounts } from '../model/labeled-counts.js';
+import type { NodeCounters } from '../model/node-counters.js';
 import { PATH_KINDS, type Trace } from '../trace/trace.js';
 
 /** 1 us to 1 s, roughly x2.5 per step. */
@@ -16,9 +18,11 @@ export interface ProbeView {
 
 export interface MetricsSources {
   readonly node: string;
+  readonly bridge: string;
   readonly probes: () => readonly ProbeView[];
   readonly flowsActive: () => number;
   readonly flowsEvicted: () => number;
+  readonly counters: NodeCounters;
 }
 
 export class AgentMetrics {
@@ -74,10 +78,67 @@ export class AgentMetrics {
         evictedSeen = now;
       },
     });
+    this.registerNodeCounters(s, registers);
     this.tracedPackets = new Counter({ name: 'hopscope_traced_packets_total', help: 'Packets traced hop by hop, by path.', labelNames: ['node', 'path'], registers });
     for (const path of PATH_KINDS) this.tracedPackets.inc({ node: s.node, path }, 0);
     this.pathLatency = new Histogram({ name: 'hopscope_path_latency_seconds', help: 'Time from a traced packet\'s first hop to its last hop on this node.', labelNames: ['node', 'path'], buckets: LATENCY_BUCKETS, registers });
     this.hopLatency = new Histogram({ name: 'hopscope_hop_latency_seconds', help: 'Time between consecutive hops of traced packets, by hop kinds.', labelNames: ['node', 'from_kind', 'to_kind'], buckets: LATENCY_BUCKETS, registers });
+  }
+
+  /** Counters kept by the model (NodeCounters), copied at scrape time. */
+  private registerNodeCounters(s: MetricsSources, registers: Registry[]): void {
+    const c = s.counters;
+    const node = s.node;
+    const bridge = s.bridge;
+    const fromCounts = <L extends string>(name: string, help: string, counts: LabeledCounts<L>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['node', ...counts.labelNames],
+        registers,
+        collect() {
+          this.reset();
+          for (const { labels, value } of counts.entries()) this.inc({ node, ...labels } as never, value);
+        },
+      });
+    fromCounts('hopscope_drops_total', "Packets the kernel dropped with a reason (skb:kfree_skb), by the running kernel's reason name.", c.drops);
+    fromCounts('hopscope_route_misses_total', "Packets that found no usable route, once per packet, by reason and by the node whose Pod CIDR holds the destination (none: no node's).", c.routeMisses);
+    fromCounts('hopscope_neighbor_failures_total', 'Neighbour (ARP) resolutions that failed, by the kind of interface that asked.', c.neighborFailures);
+    const bridgeCounter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['node', 'bridge'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ node, bridge }, read());
+        },
+      });
+    bridgeCounter('hopscope_bridge_fdb_learned_total', 'Addresses the bridge learned (new FDB entries).', () => c.fdb.counts.learned);
+    bridgeCounter('hopscope_bridge_fdb_moved_total', 'FDB entries that moved to another port.', () => c.fdb.counts.moved);
+    bridgeCounter('hopscope_bridge_fdb_deleted_total', 'FDB entries deleted, aged out or flushed.', () => c.fdb.counts.deleted);
+    bridgeCounter('hopscope_bridge_unknown_unicast_total', 'Unicast frames the bridge flooded because no FDB entry knew the destination, once per frame.', () => c.frames.unknownUnicast);
+    new Gauge({
+      name: 'hopscope_bridge_fdb_entries',
+      help: "Entries in the bridge's FDB (learned and local), as mirrored by the agent.",
+      labelNames: ['node', 'bridge'],
+      registers,
+      collect() {
+        this.set({ node, bridge }, c.fdb.size);
+      },
+    });
+    new Counter({
+      name: 'hopscope_bridge_frames_total',
+      help: 'Frames through the bridge: bridged from one port to another, or handed up to the host.',
+      labelNames: ['node', 'bridge', 'action'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ node, bridge, action: 'bridged' }, c.frames.bridged);
+        this.inc({ node, bridge, action: 'to-host' }, c.frames.toHost);
+      },
+    });
   }
 
   recordTrace(t: Trace): void {

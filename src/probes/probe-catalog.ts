@@ -28,7 +28,24 @@ export const PROBE_GROUPS: readonly ProbeGroup[] = [
     tracepoints: ['net:netif_receive_skb', 'net:net_dev_queue'],
     purpose: 'hop traces (ingress and egress at every interface)',
   },
-  { name: 'drops', file: 'drops.bt', tracepoints: ['skb:kfree_skb'], purpose: 'drops with the kernel reason, route misses' },
+  {
+    name: 'drops',
+    file: 'drops.bt',
+    tracepoints: ['fib:fib_table_lookup', 'skb:kfree_skb'],
+    purpose: 'drops with the kernel reason, route misses (no route, unreachable, prohibit, neighbour failed)',
+  },
+  {
+    name: 'bridge',
+    file: 'bridge.bt',
+    tracepoints: ['bridge:br_fdb_update', 'bridge:br_fdb_add', 'bridge:br_fdb_external_learn_add', 'bridge:fdb_delete'],
+    purpose: 'bridge FDB learning, moves and deletions',
+  },
+  {
+    name: 'neigh',
+    file: 'neigh.bt',
+    tracepoints: ['neigh:neigh_timer_handler', 'neigh:neigh_update'],
+    purpose: 'neighbour (ARP) resolution failures',
+  },
 ];
 
 export interface ComposedScript {

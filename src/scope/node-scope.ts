@@ -40,6 +40,21 @@ export class NodeScope {
     return this.snapshot.nodeNetns;
   }
 
+  get wholeKernel(): boolean {
+    return this.snapshot.wholeKernel;
+  }
+
+  /** An interface of the node's namespace, by ifindex; undefined for other namespaces. */
+  nodeInterface(netns: number, ifindex: number): NodeInterface | undefined {
+    return netns === this.snapshot.nodeNetns ? this.snapshot.interfaces.get(ifindex) : undefined;
+  }
+
+  /** Whether the node's namespace has an interface of this name and kind right now. */
+  hasNodeInterface(name: string, kind: NodeInterface['kind']): boolean {
+    for (const i of this.snapshot.interfaces.values()) if (i.name === name && i.kind === kind) return true;
+    return false;
+  }
+
   isMine(netns: number): boolean {
     const s = this.snapshot;
     return netns === s.nodeNetns || s.podNetns.has(netns) || (s.wholeKernel && netns !== 0);

@@ -11,6 +11,7 @@ import type { DropReasons } from '../decode/drop-reasons.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { NodeScope, HopKind } from '../scope/node-scope.js';
 import type { WallClock } from '../clock/wall-clock.js';
+import { routeMissReason } from '../model/node-counters.js';
 import { classifyPath } from './classify-path.js';
 import { protocolName, tcpFlagNames, type Endpoint, type Hop, type Outcome, type PacketIdentity, type Trace } from './trace.js';
 
@@ -149,7 +150,10 @@ export class TraceAssembler {
   private attachDrop(t: OpenTrace, e: DropEvent): void {
     this.stats.dropsJoined++;
     if (!t.drop || e.monoNs < t.drop.atMonoNs) {
-      t.drop = { reason: this.o.dropReasons.name(e.reason), routeMiss: this.o.dropReasons.isRouteMiss(e.reason), atMonoNs: e.monoNs };
+      const name = this.o.dropReasons.name(e.reason);
+      // an unreachable or prohibit route drops without a reason: the failed lookup says why
+      const byLookup = e.reason <= 2 ? routeMissReason(name, e.fibErr) : undefined;
+      t.drop = { reason: byLookup ?? name, routeMiss: byLookup !== undefined || this.o.dropReasons.isRouteMiss(e.reason), atMonoNs: e.monoNs };
     }
     t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
   }

@@ -34,7 +34,7 @@ describe('decodeLine', () => {
   });
 
   it('decodes a drop with its reason number', () => {
-    const r = decodeLine('D 604494675565 4026532246 3 18446612686537489920 88 184677386 16802570 1 3979 0');
+    const r = decodeLine('D 604494675565 4026532246 3 18446612686537489920 88 184677386 16802570 1 3979 0 0');
     expect(r.ok && r.event).toMatchObject({ type: 'drop', reason: 88, saddr: '10.244.1.11', daddr: '10.99.0.1', netns: 4026532246 });
   });
 

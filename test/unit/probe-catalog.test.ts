@@ -136,7 +136,7 @@ describe('composeScript on the real probe files', () => {
   it('drops.bt without kfree_skb is only the preamble', () => {
     const c = composeScript(DROPS, readProbeSource(DROPS), NONE);
     expect(c.attached).toEqual([]);
-    expect(c.missing).toEqual(['skb:kfree_skb']);
+    expect(c.missing).toEqual(['fib:fib_table_lookup', 'skb:kfree_skb']);
     expect(c.script).toContain('HOPSCOPE_READY drops');
     expect(c.script).not.toContain('kfree_skb');
     expect(c.script).not.toContain('printf("D ');
@@ -145,7 +145,8 @@ describe('composeScript on the real probe files', () => {
 
   it('drops.bt with kfree_skb keeps its predicate', () => {
     const c = composeScript(DROPS, readProbeSource(DROPS), ALL);
-    expect(c.script).toContain('tracepoint:skb:kfree_skb\n/args->reason > 2 && args->protocol == 0x0800/\n');
+    expect(c.script).toContain('tracepoint:skb:kfree_skb\n/args->reason >= 2 && args->protocol == 0x0800/\n');
+    expect(c.script).toContain('tracepoint:fib:fib_table_lookup\n');
     expect(c.script).toContain('printf("D ');
   });
 
@@ -153,6 +154,8 @@ describe('composeScript on the real probe files', () => {
     expect(PROBE_GROUPS.map((g) => [g.name, g.file])).toEqual([
       ['hops', 'hops.bt'],
       ['drops', 'drops.bt'],
+      ['bridge', 'bridge.bt'],
+      ['neigh', 'neigh.bt'],
     ]);
     expect(() => readProbeSource({ ...HOPS, file: 'no-such.bt' })).toThrow(/ENOENT/);
   });
