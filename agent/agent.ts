@@ -67,7 +67,11 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       node: config.node,
       bridge: config.bridgeName,
       counters,
-      probes: () => probes.map((p, i) => ({ name: composed[i]?.group.name ?? '?', up: p.state === 'attached', restarts: p.restarts })),
+      probes: () => [
+        ...probes.map((p, i) => ({ name: composed[i]?.group.name ?? '?', up: p.state === 'attached', restarts: p.restarts })),
+        // groups whose tracepoints this kernel lacks are down, not absent, so alerts on probe_up see them
+        ...PROBE_GROUPS.filter((g) => !composed.some((c) => c.group === g)).map((g) => ({ name: g.name, up: false, restarts: 0 })),
+      ],
       flowsActive: () => flows.size,
       flowsEvicted: () => flows.evicted,
     },
@@ -99,7 +103,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     const proc = new BpftraceProcess({
       group: group.name,
       script: c.script,
-      args: group.name === 'hops' ? [String(config.sample)] : [],
+      args: group.name === 'hops' ? [String(config.sample)] : group.name === 'drops' ? [String(dropReasons.notSpecified())] : [],
       bpftrace: config.bpftrace,
       onStateChange: (state, detail) => {
         log(`probe ${group.name}: ${state} (${detail})`);

@@ -147,7 +147,7 @@ function decodeNeigh(f: string[]): DecodeResult {
 
 /** bpftrace's map print: `@name[4026532246, 3]: 12` (or `@name: 12` without keys). */
 function decodeCounter(line: string): DecodeResult {
-  const m = /^@([a-z_][a-z0-9_]{0,63})(?:\[([0-9, ]{1,200})\])?: (\d{1,19})$/.exec(line);
+  const m = /^@([a-z_][a-z0-9_]{0,63})(?:\[(\d{1,20}(?:, \d{1,20}){0,7})\])?: (\d{1,19})$/.exec(line);
   if (!m) return fail('malformed map line');
   const keys = m[2] === undefined ? [] : m[2].split(', ').map(Number);
   const value = Number(m[3]);

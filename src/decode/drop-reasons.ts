@@ -36,6 +36,12 @@ export class DropReasons {
     return this.byNumber.size;
   }
 
+  /** This kernel's number for NOT_SPECIFIED, the lowest real reason (2 on 6.x kernels from 6.3 on). */
+  notSpecified(): number {
+    for (const [n, name] of this.byNumber) if (name === 'NOT_SPECIFIED') return n;
+    return 2;
+  }
+
   /** Every reason name this kernel knows. */
   names(): string[] {
     return [...this.byNumber.values()];

@@ -61,8 +61,9 @@ export class AgentMetrics {
       registers,
       collect() {
         for (const p of s.probes()) {
-          this.inc({ probe: p.name }, p.restarts - (restartsSeen.get(p.name) ?? 0));
-          restartsSeen.set(p.name, p.restarts);
+          const seen = restartsSeen.get(p.name) ?? 0;
+          this.inc({ probe: p.name }, Math.max(0, p.restarts - seen));
+          restartsSeen.set(p.name, Math.max(seen, p.restarts));
         }
       },
     });
@@ -74,14 +75,15 @@ export class AgentMetrics {
       registers,
       collect() {
         const now = s.flowsEvicted();
-        this.inc(now - evictedSeen);
-        evictedSeen = now;
+        this.inc(Math.max(0, now - evictedSeen));
+        evictedSeen = Math.max(evictedSeen, now);
       },
     });
     this.registerNodeCounters(s, registers);
     this.tracedPackets = new Counter({ name: 'hopscope_traced_packets_total', help: 'Packets traced hop by hop, by path.', labelNames: ['node', 'path'], registers });
     for (const path of PATH_KINDS) this.tracedPackets.inc({ node: s.node, path }, 0);
     this.pathLatency = new Histogram({ name: 'hopscope_path_latency_seconds', help: 'Time from a traced packet\'s first hop to its last hop on this node.', labelNames: ['node', 'path'], buckets: LATENCY_BUCKETS, registers });
+    for (const path of PATH_KINDS) this.pathLatency.zero({ node: s.node, path });
     this.hopLatency = new Histogram({ name: 'hopscope_hop_latency_seconds', help: 'Time between consecutive hops of traced packets, by hop kinds.', labelNames: ['node', 'from_kind', 'to_kind'], buckets: LATENCY_BUCKETS, registers });
   }
 

@@ -80,8 +80,8 @@ function key(mac: string, vid: number): string {
 export function fdbEntriesFromJson(bridge: string, json: unknown): FdbEntry[] {
   if (!Array.isArray(json)) return [];
   const out: FdbEntry[] = [];
-  for (const raw of json as { mac?: unknown; ifname?: unknown; master?: unknown; flags?: unknown; state?: unknown; vlan?: unknown }[]) {
-    if (typeof raw.mac !== 'string' || typeof raw.ifname !== 'string') continue;
+  for (const raw of json as ({ mac?: unknown; ifname?: unknown; master?: unknown; flags?: unknown; state?: unknown; vlan?: unknown } | null)[]) {
+    if (typeof raw !== 'object' || raw === null || typeof raw.mac !== 'string' || typeof raw.ifname !== 'string') continue;
     const flags = Array.isArray(raw.flags) ? raw.flags : [];
     if (flags.includes('self') || raw.master !== bridge) continue;
     out.push({

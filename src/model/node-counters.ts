@@ -70,7 +70,7 @@ export class NodeCounters {
       return;
     }
     const reasonName = this.o.dropReasons.name(e.reason);
-    if (e.reason > 2) this.drops.inc({ reason: reasonName });
+    if (reasonName !== 'NOT_SPECIFIED') this.drops.inc({ reason: reasonName });
     const miss = routeMissReason(reasonName, e.fibErr);
     if (!miss || this.seenRecently(e)) return;
     const owner = this.o.inventory().nodeOwningIp(e.daddr)?.name ?? 'none';

@@ -152,7 +152,7 @@ export class TraceAssembler {
     if (!t.drop || e.monoNs < t.drop.atMonoNs) {
       const name = this.o.dropReasons.name(e.reason);
       // an unreachable or prohibit route drops without a reason: the failed lookup says why
-      const byLookup = e.reason <= 2 ? routeMissReason(name, e.fibErr) : undefined;
+      const byLookup = name === 'NOT_SPECIFIED' ? routeMissReason(name, e.fibErr) : undefined;
       t.drop = { reason: byLookup ?? name, routeMiss: byLookup !== undefined || this.o.dropReasons.isRouteMiss(e.reason), atMonoNs: e.monoNs };
     }
     t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);

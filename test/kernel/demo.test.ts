@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listNetns, labDown } from '../../src/lab/lab.js';
 import { isLabNamespace } from '../../src/lab/lab-plan.js';
-import { CLI, isAlive, traces, tracepointPrograms, waitFor } from './support/lab-agents.js';
+import { bpfPrograms, CLI, isAlive, traces, waitFor } from './support/lab-agents.js';
 
 const PREFIX = 'hkd';
 const PORT = 19940;
@@ -30,7 +30,7 @@ async function descendants(pid: number): Promise<number[]> {
 
 describe('hopscope demo', () => {
   it('shows live traces and removes everything on Ctrl-C', async () => {
-    const programsBefore = (await tracepointPrograms()).length;
+    const programsBefore = (await bpfPrograms()).length;
     const demo = execa(process.execPath, [CLI, 'demo', '--prefix', PREFIX, '--port', String(PORT)], { reject: false, all: true, buffer: true });
     let output = '';
     demo.all?.on('data', (d: Buffer) => (output += d.toString()));
@@ -52,7 +52,7 @@ describe('hopscope demo', () => {
       expect(output).toContain('nothing left behind');
       expect((await listNetns()).filter((n) => isLabNamespace(PREFIX, n))).toEqual([]);
       await waitFor(async () => children.every((p) => !isAlive(p)), 5000, 'every process the demo started to exit');
-      expect((await tracepointPrograms()).length).toBe(programsBefore);
+      await waitFor(async () => (await bpfPrograms()).length === programsBefore, 5000, 'every BPF program of the demo to be unloaded');
     } finally {
       if (demo.exitCode === null) demo.kill('SIGKILL');
     }

@@ -110,10 +110,15 @@ export async function childPids(pid: number): Promise<number[]> {
   return out.stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
 }
 
-/** Names of the loaded tracepoint BPF programs (bpftool shows the probe's function name). */
-export async function tracepointPrograms(): Promise<string[]> {
+/** The loaded BPF programs as `type:name` (bpftool shows a tracepoint program by the probe's function name). */
+export async function bpfPrograms(): Promise<string[]> {
   const out = await execa('bpftool', ['prog', 'show', '-j']);
-  return (JSON.parse(out.stdout || '[]') as { type: string; name?: string }[]).filter((p) => p.type === 'tracepoint').map((p) => p.name ?? '');
+  return (JSON.parse(out.stdout || '[]') as { type: string; name?: string }[]).map((p) => `${p.type}:${p.name ?? ''}`);
+}
+
+/** The loaded tracepoint BPF programs. */
+export async function tracepointPrograms(): Promise<string[]> {
+  return (await bpfPrograms()).filter((p) => p.startsWith('tracepoint:'));
 }
 
 export function isAlive(pid: number): boolean {
