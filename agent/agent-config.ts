@@ -16,6 +16,13 @@ export interface AgentConfig {
   readonly bridgeName: string;
   /** No further hop for this long: the trace closes as in-flight. */
   readonly traceTimeoutMs: number;
+  /** With it, /api/* and the stream need `Authorization: Bearer <token>`. */
+  readonly tokenFile?: string;
+  /** Browser origins, besides the agent's own, allowed to open the stream. */
+  readonly allowedOrigins: readonly string[];
+  readonly maxStreamClients: number;
+  /** Events/s the hops probe may emit for a trace-on-demand widening. */
+  readonly focusBudget: number;
 }
 
 export class ConfigError extends Error {
@@ -34,9 +41,17 @@ export interface AgentFlags {
   bpftrace?: string;
   bridge?: string;
   'trace-timeout'?: string;
+  'token-file'?: string;
+  'max-stream-clients'?: string;
+  'focus-budget'?: string;
 }
 
-export function agentConfigFrom(flags: AgentFlags): AgentConfig {
+export interface AgentSwitches {
+  readonly insecureListen: boolean;
+  readonly allowOrigins: readonly string[];
+}
+
+export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { insecureListen: false, allowOrigins: [] }): AgentConfig {
   if (!flags.node) throw new ConfigError('--node NAME is required: the Kubernetes node this agent watches');
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(flags.node)) throw new ConfigError(`--node "${flags.node}" is not a valid node name`);
   if (flags.netns !== undefined && (!/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns) || /^\.+$/.test(flags.netns))) {
@@ -47,8 +62,22 @@ export function agentConfigFrom(flags: AgentFlags): AgentConfig {
   if (!Number.isInteger(sample) || sample < 1 || sample > 1_000_000) throw new ConfigError(`--sample ${flags.sample}: must be an integer from 1 (every packet) to 1000000`);
   const timeout = flags['trace-timeout'] === undefined ? 1000 : wholeNumber(flags['trace-timeout']);
   if (!Number.isInteger(timeout) || timeout < 10 || timeout > 60_000) throw new ConfigError(`--trace-timeout ${flags['trace-timeout']}: milliseconds from 10 to 60000`);
+  if (flags['token-file'] === undefined && !isLoopback(host) && !switches.insecureListen) {
+    throw new ConfigError(`--listen ${host}:${port}: without --token-file the agent serves only loopback; give --token-file, or --insecure-listen to serve anyone who can reach it`);
+  }
+  const maxClients = flags['max-stream-clients'] === undefined ? 64 : wholeNumber(flags['max-stream-clients']);
+  if (!Number.isInteger(maxClients) || maxClients < 1 || maxClients > 10_000) throw new ConfigError(`--max-stream-clients ${flags['max-stream-clients']}: an integer from 1 to 10000`);
+  const focusBudget = flags['focus-budget'] === undefined ? 5000 : wholeNumber(flags['focus-budget']);
+  if (!Number.isInteger(focusBudget) || focusBudget < 1 || focusBudget > 1_000_000) throw new ConfigError(`--focus-budget ${flags['focus-budget']}: events per second, 1 to 1000000`);
+  for (const origin of switches.allowOrigins) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) throw new ConfigError(`--allow-origin ${origin}: use scheme://host[:port], e.g. https://grafana.example.com`);
+  }
   return {
     node: flags.node,
+    ...(flags['token-file'] !== undefined ? { tokenFile: flags['token-file'] } : {}),
+    allowedOrigins: switches.allowOrigins,
+    maxStreamClients: maxClients,
+    focusBudget,
     ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
     ...(flags.inventory !== undefined ? { inventoryPath: flags.inventory } : {}),
     host,
@@ -58,6 +87,10 @@ export function agentConfigFrom(flags: AgentFlags): AgentConfig {
     bridgeName: flags.bridge ?? 'cni0',
     traceTimeoutMs: timeout,
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Plain decimal digits only (Number() would also take 0x40, 1e3 and spaces); NaN otherwise. */

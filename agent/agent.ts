@@ -20,7 +20,14 @@ import { checkBpftrace, checkRoot, ensureTracefs, listTracepoints } from '../src
 import { discoverScope } from '../src/scope/discover-scope.js';
 import { NodeScope } from '../src/scope/node-scope.js';
 import { TraceAssembler } from '../src/trace/trace-assembler.js';
+import { readTokenFile } from '../src/export/auth.js';
+import { sendFocusCommand } from '../src/focus/kill-channel.js';
+import { TraceFocus } from '../src/focus/trace-focus.js';
+import { attachStream } from '../src/stream/attach-stream.js';
+import { StreamHub } from '../src/stream/stream-hub.js';
 import { ConfigError, type AgentConfig } from './agent-config.js';
+
+export const VERSION = '0.1.0';
 
 export interface RunningAgent {
   readonly url: string;
@@ -32,6 +39,7 @@ export type Log = (message: string) => void;
 
 export async function startAgent(config: AgentConfig, log: Log = (m) => console.error(m)): Promise<RunningAgent> {
   // configuration first: bad options fail before anything starts
+  const token = config.tokenFile === undefined ? undefined : readTokenFile(config.tokenFile);
   const inventory = config.inventoryPath ? loadInventoryFile(config.inventoryPath) : Inventory.empty();
   if (config.inventoryPath && !inventory.node(config.node)) {
     throw new ConfigError(`--node ${config.node}: not in the inventory ${config.inventoryPath} (nodes: ${inventory.data.nodes.map((n) => n.name).join(', ') || 'none'})`);
@@ -62,6 +70,26 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   const probes: BpftraceProcess[] = [];
   const composed: ComposedScript[] = [];
   const unavailable: string[] = [];
+  const hopsProbe = () => probes.find((_, i) => composed[i]?.group.name === 'hops');
+  const focus = new TraceFocus({
+    budgetEventsPerSecond: config.focusBudget,
+    available: () => {
+      const i = composed.findIndex((c) => c.group.name === 'hops');
+      return i >= 0 && (composed[i]?.attached.includes('syscalls:sys_enter_kill') ?? false) && probes[i]?.state === 'attached';
+    },
+    send: (c) => (hopsProbe()?.state === 'attached' ? sendFocusCommand(c) : false),
+  });
+  const hub = new StreamHub({
+    node: config.node,
+    sample: config.sample,
+    version: VERSION,
+    focus,
+    podIp: (pod) => {
+      const [namespace, name] = pod.split('/');
+      return inventory.data.pods.find((p) => p.namespace === namespace && p.name === name && p.node === config.node)?.ip ??
+        inventory.data.pods.find((p) => p.namespace === namespace && p.name === name)?.ip;
+    },
+  });
   const metrics = new AgentMetrics(
     {
       node: config.node,
@@ -74,6 +102,8 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       ],
       flowsActive: () => flows.size,
       flowsEvicted: () => flows.evicted,
+      streamClients: () => hub.clientCount,
+      streamDropped: () => hub.droppedTotal,
     },
     PROBE_GROUPS.map((g) => g.name),
   );
@@ -88,6 +118,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       traces.add(t);
       flows.record(t);
       metrics.recordTrace(t);
+      hub.publish(t);
     },
   });
 
@@ -103,11 +134,17 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     const proc = new BpftraceProcess({
       group: group.name,
       script: c.script,
-      args: group.name === 'hops' ? [String(config.sample)] : group.name === 'drops' ? [String(dropReasons.notSpecified())] : [],
+      args:
+        group.name === 'hops'
+          ? [String(config.sample), String(process.pid), String(config.focusBudget)]
+          : group.name === 'drops'
+            ? [String(dropReasons.notSpecified())]
+            : [],
       bpftrace: config.bpftrace,
       onStateChange: (state, detail) => {
         log(`probe ${group.name}: ${state} (${detail})`);
         if (state === 'starting' && group.name === 'hops') counters.onProbeRestart();
+        if (state === 'attached' && group.name === 'hops') focus.reapply();
       },
       onLine: (line) => {
         if (line === '') return; // bpftrace separates printed maps with blank lines
@@ -158,8 +195,9 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   };
 
   const bridges = () => [{ name: config.bridgeName, entries: counters.fdb.list(), counters: { ...counters.fdb.counts, ...counters.frames } }];
-  const app = createApp({ node: config.node, traces, flows, metrics, readiness, bridges });
+  const app = createApp({ node: config.node, traces, flows, metrics, readiness, bridges, ...(token !== undefined ? { token } : {}) });
   const { server, url } = await listen(app, config.host, config.port);
+  attachStream(server, hub, { ...(token !== undefined ? { token } : {}), allowedOrigins: config.allowedOrigins, maxClients: config.maxStreamClients });
   for (const p of probes) p.start();
 
   const tick = setInterval(() => assembler.tick(clock.nowMonoNs()), 20);
@@ -193,6 +231,8 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      hub.close(1001, 'agent stopping');
+      focus.expire();
       clearInterval(refresh);
       clearInterval(fdbResync);
       if (rescanTimer) clearTimeout(rescanTimer);

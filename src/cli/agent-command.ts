@@ -10,11 +10,20 @@ export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [-
   --netns      lab: the node's network namespace; without it this kernel is the node
   --inventory  nodes (Pod CIDRs) and pods (IPs) as JSON; see README
   --listen     HTTP address (default 127.0.0.1:9940)
-  --sample     trace 1 in N flows by a symmetric hash (default 64; 1 = every packet); ICMP and TCP SYN/FIN/RST always`;
+  --sample     trace 1 in N flows by a symmetric hash (default 64; 1 = every packet); ICMP and TCP SYN/FIN/RST always
+  --token-file  a file holding the bearer token that /api/* and the stream require
+  --insecure-listen    allow a non-loopback --listen without --token-file
+  --allow-origin URL   a browser origin (besides the agent's own) allowed to open the stream; repeatable
+  --max-stream-clients N   live stream clients at once (default 64)
+  --focus-budget N     events/s the probe may emit for trace on demand (default 5000)`;
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'bridge', 'trace-timeout'] });
-  const config = agentConfigFrom(flags.values as AgentFlags);
+  const flags = parseFlags(argv, {
+    values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'bridge', 'trace-timeout', 'token-file', 'max-stream-clients', 'focus-budget'],
+    repeatable: ['allow-origin'],
+    booleans: ['insecure-listen'],
+  });
+  const config = agentConfigFrom(flags.values as AgentFlags, { insecureListen: flags.booleans.has('insecure-listen'), allowOrigins: flags.lists['allow-origin'] ?? [] });
   const agent = await startAgent(config);
   console.log(`hopscope agent for ${config.node} listening on ${agent.url}`);
   await new Promise<void>((resolve) => {

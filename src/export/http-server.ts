@@ -2,11 +2,14 @@
  * @module The agent's HTTP API: /metrics, /healthz, /readyz, /api/v1/traces and /api/v1/flows.
  */
 import express, { type Request, type Response } from 'express';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { matchesTrace, parseTraceFilter, type TraceFilter } from '../filter/trace-filter.js';
 import type { FlowSummary, FlowTable } from '../model/flow-table.js';
 import type { TraceStore } from '../model/trace-store.js';
+import { requireToken } from './auth.js';
 import type { AgentMetrics } from './metrics.js';
 
 export interface Readiness {
@@ -23,6 +26,8 @@ export interface HttpSources {
   readonly metrics: AgentMetrics;
   readonly readiness: () => Readiness;
   readonly bridges: () => readonly BridgeView[];
+  /** With a token, /api/* needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
 }
 
 export interface BridgeView {
@@ -44,6 +49,7 @@ export function createApp(s: HttpSources): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(s.metrics.registry.contentType).send(await s.metrics.registry.metrics());
   });
+  app.use('/api', requireToken(s.token));
   app.get('/api/v1/traces', (req, res) => {
     const filter = filterFrom(req, res);
     if (filter) res.json({ node: s.node, traces: s.traces.query(filter) });
@@ -55,11 +61,18 @@ export function createApp(s: HttpSources): express.Express {
   app.get('/api/v1/bridges', (_req, res) => {
     res.json({ node: s.node, bridges: s.bridges() });
   });
+  // the live web view: static files, no build step
+  app.use('/', express.static(WEB_DIR, { index: 'index.html', maxAge: 0 }));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: 'no such API endpoint; see /api/v1/traces, /api/v1/flows, /api/v1/bridges' });
   });
   return app;
 }
+
+/** src/web/ at the package root, from src/export (tests) or dist/src/export (built). */
+export const WEB_DIR =
+  ['../../src/web/', '../../../src/web/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((dir) => existsSync(`${dir}index.html`)) ??
+  fileURLToPath(new URL('../../src/web/', import.meta.url));
 
 function filterFrom(req: Request, res: Response): TraceFilter | undefined {
   const parsed = parseTraceFilter(req.query as Record<string, unknown>);

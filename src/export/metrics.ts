@@ -23,6 +23,8 @@ export interface MetricsSources {
   readonly flowsActive: () => number;
   readonly flowsEvicted: () => number;
   readonly counters: NodeCounters;
+  readonly streamClients: () => number;
+  readonly streamDropped: () => number;
 }
 
 export class AgentMetrics {
@@ -80,6 +82,16 @@ export class AgentMetrics {
       },
     });
     this.registerNodeCounters(s, registers);
+    new Gauge({ name: 'hopscope_stream_clients', help: 'Clients of the live trace stream.', registers, collect() { this.set(s.streamClients()); } });
+    new Counter({
+      name: 'hopscope_stream_dropped_total',
+      help: 'Stream messages dropped because a client did not read fast enough.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(s.streamDropped());
+      },
+    });
     this.tracedPackets = new Counter({ name: 'hopscope_traced_packets_total', help: 'Packets traced hop by hop, by path.', labelNames: ['node', 'path'], registers });
     for (const path of PATH_KINDS) this.tracedPackets.inc({ node: s.node, path }, 0);
     this.pathLatency = new Histogram({ name: 'hopscope_path_latency_seconds', help: 'Time from a traced packet\'s first hop to its last hop on this node.', labelNames: ['node', 'path'], buckets: LATENCY_BUCKETS, registers });

@@ -25,8 +25,8 @@ export const PROBE_GROUPS: readonly ProbeGroup[] = [
   {
     name: 'hops',
     file: 'hops.bt',
-    tracepoints: ['net:netif_receive_skb', 'net:net_dev_queue'],
-    purpose: 'hop traces (ingress and egress at every interface)',
+    tracepoints: ['syscalls:sys_enter_kill', 'net:netif_receive_skb', 'net:net_dev_queue'],
+    purpose: 'hop traces (ingress and egress at every interface); trace on demand (via sys_enter_kill)',
   },
   {
     name: 'drops',

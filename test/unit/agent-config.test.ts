@@ -35,6 +35,9 @@ describe('agentConfigFrom', () => {
       bpftrace: 'bpftrace',
       bridgeName: 'cni0',
       traceTimeoutMs: 1000,
+      allowedOrigins: [],
+      maxStreamClients: 64,
+      focusBudget: 5000,
     });
     expect(config).not.toHaveProperty('netns');
     expect(config).not.toHaveProperty('inventoryPath');
@@ -51,7 +54,10 @@ describe('agentConfigFrom', () => {
         bpftrace: '/usr/local/bin/bpftrace',
         bridge: 'br0',
         'trace-timeout': '60000',
-      }),
+        'token-file': '/etc/hopscope/token',
+        'max-stream-clients': '8',
+        'focus-budget': '100',
+      }, { insecureListen: false, allowOrigins: ['https://grafana.example.com'] }),
     ).toEqual({
       node: 'ip-10-0-1-5.ec2.internal',
       netns: 'hsn1',
@@ -62,7 +68,18 @@ describe('agentConfigFrom', () => {
       bpftrace: '/usr/local/bin/bpftrace',
       bridgeName: 'br0',
       traceTimeoutMs: 60000,
+      tokenFile: '/etc/hopscope/token',
+      allowedOrigins: ['https://grafana.example.com'],
+      maxStreamClients: 8,
+      focusBudget: 100,
     });
+  });
+
+  it('serves only loopback without a token, unless told --insecure-listen', () => {
+    expect(() => agentConfigFrom({ node: 'n1', listen: '0.0.0.0:9940' })).toThrow(/--listen 0\.0\.0\.0:9940: without --token-file/);
+    expect(agentConfigFrom({ node: 'n1', listen: '0.0.0.0:9940' }, { insecureListen: true, allowOrigins: [] }).host).toBe('0.0.0.0');
+    expect(agentConfigFrom({ node: 'n1', listen: '127.0.0.2:1' }).host).toBe('127.0.0.2');
+    expect(agentConfigFrom({ node: 'n1', listen: '[::1]:1' }).host).toBe('::1');
   });
 
   it('requires --node', () => {

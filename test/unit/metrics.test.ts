@@ -24,9 +24,12 @@ function setup(): Setup {
     probes: PROBE_NAMES.map((name) => ({ name, up: true, restarts: 0 })),
     flowsActive: 0,
     flowsEvicted: 0,
+    streamClients: 0,
+    streamDropped: 0,
   };
   const metrics = new AgentMetrics(
-    { node: 'node-1', bridge: 'cni0', probes: () => state.probes, flowsActive: () => state.flowsActive, flowsEvicted: () => state.flowsEvicted, counters },
+    { node: 'node-1', bridge: 'cni0', probes: () => state.probes, flowsActive: () => state.flowsActive, flowsEvicted: () => state.flowsEvicted, counters,
+      streamClients: () => state.streamClients, streamDropped: () => state.streamDropped },
     PROBE_NAMES,
   );
   return { metrics, counters, state };

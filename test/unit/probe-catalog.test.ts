@@ -118,7 +118,7 @@ describe('composeScript on the real probe files', () => {
 
   it('hops.bt without net_dev_queue keeps ingress only', () => {
     const c = composeScript(HOPS, readProbeSource(HOPS), (tp) => tp !== 'net:net_dev_queue');
-    expect(c.attached).toEqual(['net:netif_receive_skb']);
+    expect(c.attached).toEqual(['syscalls:sys_enter_kill', 'net:netif_receive_skb']);
     expect(c.missing).toEqual(['net:net_dev_queue']);
     expect(c.script).toContain('printf("H I ');
     expect(c.script).not.toContain('printf("H E ');
@@ -128,7 +128,7 @@ describe('composeScript on the real probe files', () => {
 
   it('hops.bt without netif_receive_skb keeps egress only', () => {
     const c = composeScript(HOPS, readProbeSource(HOPS), (tp) => tp !== 'net:netif_receive_skb');
-    expect(c.attached).toEqual(['net:net_dev_queue']);
+    expect(c.attached).toEqual(['syscalls:sys_enter_kill', 'net:net_dev_queue']);
     expect(c.script).not.toContain('printf("H I ');
     expect(c.script).toContain('printf("H E ');
   });
@@ -173,5 +173,16 @@ describe('composeScript block boundaries', () => {
     expect(c.attached).toEqual(['x:y']);
     expect(c.missing).toEqual(['z:w']);
     expect(c.script).not.toContain('tracepoint:x:y');
+  });
+});
+
+describe('hops.bt without the focus channel', () => {
+  it('still traces: the trace-on-demand block goes, the hop blocks stay', () => {
+    const c = composeScript(HOPS, readProbeSource(HOPS), (tp) => tp !== 'syscalls:sys_enter_kill');
+    expect(c.missing).toEqual(['syscalls:sys_enter_kill']);
+    expect(c.script).not.toContain('sys_enter_kill');
+    expect(c.script).toContain('printf("H I ');
+    expect(c.script).toContain('printf("H E ');
+    expect(c.script).toContain('@focus_addr = (uint64)0;');
   });
 });
