@@ -1,11 +1,12 @@
 /**
  * @module Lab traffic helper (never part of the agent): `node tcp-echo.js server PORT` echoes whatever it
- * receives; `node tcp-echo.js client HOST PORT [INTERVAL_MS]` opens a connection, sends a payload, reads the
- * echo and closes, once or every INTERVAL_MS. Run inside a pod namespace with `ip netns exec`.
+ * receives; `node tcp-echo.js client HOST PORT [INTERVAL_MS] [LOCAL_PORT]` opens a connection (from LOCAL_PORT
+ * if given), sends a payload, reads the echo and closes, once or every INTERVAL_MS (0: once). Run inside a pod
+ * namespace with `ip netns exec`.
  */
 import { createConnection, createServer } from 'node:net';
 
-const [mode, a, b, c] = process.argv.slice(2);
+const [mode, a, b, c, d] = process.argv.slice(2);
 
 if (mode === 'server') {
   const server = createServer((socket) => socket.pipe(socket));
@@ -15,7 +16,8 @@ if (mode === 'server') {
     new Promise<void>((resolve, reject) => {
       const payload = Buffer.from('hopscope lab payload '.repeat(20));
       let got = 0;
-      const socket = createConnection({ host: a as string, port: Number(b) }, () => socket.write(payload));
+      const localPort = d === undefined ? undefined : Number(d);
+      const socket = createConnection({ host: a as string, port: Number(b), ...(localPort ? { localPort } : {}) }, () => socket.write(payload));
       socket.setTimeout(3000, () => socket.destroy(new Error('timeout')));
       socket.on('data', (d) => {
         got += d.length;
