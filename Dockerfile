@@ -19,6 +19,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/probes ./probes
+COPY --from=build /app/src/web ./src/web
 COPY --from=build /app/package.json ./package.json
 EXPOSE 9940
 ENTRYPOINT ["node", "/app/bin/hopscope.js"]
