@@ -14,8 +14,8 @@ import { FlowTable } from '../src/model/flow-table.js';
 import { NodeCounters } from '../src/model/node-counters.js';
 import { readFdb } from '../src/scope/read-fdb.js';
 import { TraceStore } from '../src/model/trace-store.js';
-import { composeScript, PROBE_GROUPS, readProbeSource, type ComposedScript } from '../src/probes/probe-catalog.js';
-import { BpftraceProcess } from '../src/runner/bpftrace-process.js';
+import { PROBE_GROUPS } from '../src/probes/probe-catalog.js';
+import type { BpftraceProcess } from '../src/runner/bpftrace-process.js';
 import { checkBpftrace, checkRoot, ensureTracefs, listTracepoints } from '../src/runner/preflight.js';
 import { discoverScope } from '../src/scope/discover-scope.js';
 import { NodeScope } from '../src/scope/node-scope.js';
@@ -26,6 +26,8 @@ import { TraceFocus } from '../src/focus/trace-focus.js';
 import { attachStream } from '../src/stream/attach-stream.js';
 import { StreamHub } from '../src/stream/stream-hub.js';
 import { ConfigError, type AgentConfig } from './agent-config.js';
+import { ProbeSet } from './probe-set.js';
+import { routeEvent } from './route-event.js';
 
 export const VERSION = '0.1.0';
 
@@ -67,17 +69,12 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   await seedFdb(counters, config, log);
   const traces = new TraceStore();
   const flows = new FlowTable();
-  const probes: BpftraceProcess[] = [];
-  const composed: ComposedScript[] = [];
-  const unavailable: string[] = [];
-  const hopsProbe = () => probes.find((_, i) => composed[i]?.group.name === 'hops');
+  // the probe set is created below; until then nothing can be attached
+  let probes: ProbeSet | undefined;
   const focus = new TraceFocus({
     budgetEventsPerSecond: config.focusBudget,
-    available: () => {
-      const i = composed.findIndex((c) => c.group.name === 'hops');
-      return i >= 0 && (composed[i]?.attached.includes('syscalls:sys_enter_kill') ?? false) && probes[i]?.state === 'attached';
-    },
-    send: (c) => (hopsProbe()?.state === 'attached' ? sendFocusCommand(c) : false),
+    available: () => probes?.attachedWith('hops', 'syscalls:sys_enter_kill') ?? false,
+    send: (c) => (probes?.attachedWith('hops', 'syscalls:sys_enter_kill') ? sendFocusCommand(c) : false),
   });
   const hub = new StreamHub({
     node: config.node,
@@ -86,8 +83,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     focus,
     podIp: (pod) => {
       const [namespace, name] = pod.split('/');
-      return inventory.data.pods.find((p) => p.namespace === namespace && p.name === name && p.node === config.node)?.ip ??
-        inventory.data.pods.find((p) => p.namespace === namespace && p.name === name)?.ip;
+      return inventory.data.pods.find((p) => p.namespace === namespace && p.name === name)?.ip;
     },
   });
   const metrics = new AgentMetrics(
@@ -95,11 +91,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       node: config.node,
       bridge: config.bridgeName,
       counters,
-      probes: () => [
-        ...probes.map((p, i) => ({ name: composed[i]?.group.name ?? '?', up: p.state === 'attached', restarts: p.restarts })),
-        // groups whose tracepoints this kernel lacks are down, not absent, so alerts on probe_up see them
-        ...PROBE_GROUPS.filter((g) => !composed.some((c) => c.group === g)).map((g) => ({ name: g.name, up: false, restarts: 0 })),
-      ],
+      probes: () => probes?.views() ?? [],
       flowsActive: () => flows.size,
       flowsEvicted: () => flows.evicted,
       streamClients: () => hub.clientCount,
@@ -122,83 +114,40 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     },
   });
 
-  const tracepoints = await listTracepoints(config.bpftrace, PROBE_GROUPS.flatMap((g) => g.tracepoints));
-  for (const group of PROBE_GROUPS) {
-    const c = composeScript(group, readProbeSource(group), (tp) => tracepoints.get(tp) === true);
-    if (c.attached.length === 0) {
-      unavailable.push(`probe group ${group.name} unavailable: missing tracepoint(s) ${c.missing.join(', ')}`);
-      continue;
-    }
-    if (c.missing.length) log(`probe group ${group.name}: tracepoints ${c.missing.join(', ')} missing on this kernel; running without them`);
-    const labels = { probe: group.name };
-    const proc = new BpftraceProcess({
-      group: group.name,
-      script: c.script,
-      args:
-        group.name === 'hops'
-          ? [String(config.sample), String(process.pid), String(config.focusBudget)]
-          : group.name === 'drops'
-            ? [String(dropReasons.notSpecified())]
-            : [],
-      bpftrace: config.bpftrace,
-      onStateChange: (state, detail) => {
-        log(`probe ${group.name}: ${state} (${detail})`);
-        if (state === 'starting' && group.name === 'hops') counters.onProbeRestart();
-        if (state === 'attached' && group.name === 'hops') focus.reapply();
-      },
-      onLine: (line) => {
-        if (line === '') return; // bpftrace separates printed maps with blank lines
-        const r = decodeLine(line);
-        if (!r.ok) {
-          metrics.decodeErrors.inc(labels);
-          return;
-        }
-        const e = r.event;
-        switch (e.type) {
-          case 'hop':
-            metrics.events.inc(labels);
-            assembler.onHop(e);
-            break;
-          case 'drop':
-            metrics.events.inc(labels);
-            assembler.onDrop(e);
-            counters.onDrop(e);
-            break;
-          case 'fdb':
-            metrics.events.inc(labels);
-            counters.onFdb(e);
-            break;
-          case 'neigh-failed':
-            metrics.events.inc(labels);
-            counters.onNeighFailure(e);
-            break;
-          case 'counter':
-            counters.onCounter(e);
-            break;
-          case 'lost':
-            metrics.eventsLost.inc(labels, e.count);
-            break;
-          case 'ready':
-            break;
-        }
-      },
-    });
-    composed.push(c);
-    probes.push(proc);
-  }
-
-  const readiness = (): Readiness => {
-    const states = probes.map((p, i) => ({ name: composed[i]?.group.name ?? '?', state: p.state, detail: p.state === 'attached' ? 'attached' : p.lastError }));
-    const down = states.filter((s) => s.state !== 'attached').map((s) => `probe group ${s.name} is ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
-    const hopsUp = states.some((s) => s.name === 'hops' && s.state === 'attached');
-    return { ready: hopsUp && down.length === 0, reasons: [...unavailable, ...down], probes: states };
-  };
+  probes = new ProbeSet({
+    bpftrace: config.bpftrace,
+    present: await listTracepoints(config.bpftrace, PROBE_GROUPS.flatMap((g) => g.tracepoints)),
+    log,
+    args: (group) =>
+      group === 'hops'
+        ? [String(config.sample), String(process.pid), String(config.focusBudget)]
+        : group === 'drops'
+          ? [String(dropReasons.notSpecified())]
+          : [],
+    onStateChange: (group, state, detail) => {
+      log(`probe ${group}: ${state} (${detail})`);
+      if (group === 'hops' && state === 'starting') counters.onProbeRestart();
+      if (group === 'hops' && state === 'attached') focus.reapply();
+    },
+    onLine: (group, line) => {
+      if (line === '') return; // bpftrace separates printed maps with blank lines
+      const labels = { probe: group };
+      const r = decodeLine(line);
+      if (!r.ok) {
+        metrics.decodeErrors.inc(labels);
+        return;
+      }
+      if (routeEvent(r.event, { assembler, counters, lost: (n) => metrics.eventsLost.inc(labels, n) })) metrics.events.inc(labels);
+    },
+  });
+  const probeSet = probes;
+  const readiness = (): Readiness => probeSet.readiness();
 
   const bridges = () => [{ name: config.bridgeName, entries: counters.fdb.list(), counters: { ...counters.fdb.counts, ...counters.frames } }];
   const app = createApp({ node: config.node, traces, flows, metrics, readiness, bridges, ...(token !== undefined ? { token } : {}) });
   const { server, url } = await listen(app, config.host, config.port);
   attachStream(server, hub, { ...(token !== undefined ? { token } : {}), allowedOrigins: config.allowedOrigins, maxClients: config.maxStreamClients });
-  for (const p of probes) p.start();
+  probeSet.start();
 
   const tick = setInterval(() => assembler.tick(clock.nowMonoNs()), 20);
   let refreshing = false;
@@ -236,12 +185,12 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       clearInterval(refresh);
       clearInterval(fdbResync);
       if (rescanTimer) clearTimeout(rescanTimer);
-      await Promise.all(probes.map((p) => p.stop()));
+      await probeSet.stop();
       clearInterval(tick);
       assembler.flush();
       await closeServer(server);
     })());
-  return { url, probes, stop };
+  return { url, probes: probeSet.processes, stop };
 }
 
 /** Seeds (and re-syncs) the FDB mirror from the kernel; a node without the bridge keeps an empty mirror. */

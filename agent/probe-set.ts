@@ -1,0 +1,88 @@
+/**
+ * @module The agent's probe groups on this kernel: each group's script composed from the tracepoints that
+ * exist, one bpftrace child per group, and what they say about readiness and health.
+ */
+import type { Readiness } from '../src/export/http-server.js';
+import type { ProbeView } from '../src/export/metrics.js';
+import { composeScript, PROBE_GROUPS, readProbeSource, type ComposedScript } from '../src/probes/probe-catalog.js';
+import { BpftraceProcess, type ProbeState } from '../src/runner/bpftrace-process.js';
+
+export interface ProbeSetOptions {
+  readonly bpftrace: string;
+  /** Which tracepoints exist (from `bpftrace -l`). */
+  readonly present: ReadonlyMap<string, boolean>;
+  /** Positional arguments of a group's script. */
+  readonly args: (group: string) => string[];
+  readonly onLine: (group: string, line: string) => void;
+  readonly onStateChange: (group: string, state: ProbeState, detail: string) => void;
+  readonly log: (message: string) => void;
+}
+
+interface RunningGroup {
+  readonly composed: ComposedScript;
+  readonly process: BpftraceProcess;
+}
+
+export class ProbeSet {
+  private readonly running: RunningGroup[] = [];
+  /** Groups none of whose tracepoints exist here, with why. */
+  private readonly unavailable: { name: string; why: string }[] = [];
+
+  constructor(o: ProbeSetOptions) {
+    for (const group of PROBE_GROUPS) {
+      const composed = composeScript(group, readProbeSource(group), (tp) => o.present.get(tp) === true);
+      if (composed.attached.length === 0) {
+        this.unavailable.push({ name: group.name, why: `probe group ${group.name} unavailable: missing tracepoint(s) ${composed.missing.join(', ')}` });
+        continue;
+      }
+      if (composed.missing.length) o.log(`probe group ${group.name}: tracepoints ${composed.missing.join(', ')} missing on this kernel; running without them`);
+      const process = new BpftraceProcess({
+        group: group.name,
+        script: composed.script,
+        args: o.args(group.name),
+        bpftrace: o.bpftrace,
+        onStateChange: (state, detail) => o.onStateChange(group.name, state, detail),
+        onLine: (line) => o.onLine(group.name, line),
+      });
+      this.running.push({ composed, process });
+    }
+  }
+
+  get processes(): readonly BpftraceProcess[] {
+    return this.running.map((r) => r.process);
+  }
+
+  start(): void {
+    for (const r of this.running) r.process.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.running.map((r) => r.process.stop()));
+  }
+
+  /** Attached, and its script has this tracepoint. */
+  attachedWith(group: string, tracepoint: string): boolean {
+    const r = this.running.find((x) => x.composed.group.name === group);
+    return r !== undefined && r.process.state === 'attached' && r.composed.attached.includes(tracepoint);
+  }
+
+  /** Every group, the unavailable ones down, so alerts on probe_up see them. */
+  views(): ProbeView[] {
+    return [
+      ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts })),
+      ...this.unavailable.map((u) => ({ name: u.name, up: false, restarts: 0 })),
+    ];
+  }
+
+  /** Ready once the hops group is attached and every running group is. */
+  readiness(): Readiness {
+    const states = this.running.map((r) => ({
+      name: r.composed.group.name,
+      state: r.process.state,
+      detail: r.process.state === 'attached' ? 'attached' : r.process.lastError,
+    }));
+    const down = states.filter((s) => s.state !== 'attached').map((s) => `probe group ${s.name} is ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
+    const hopsUp = states.some((s) => s.name === 'hops' && s.state === 'attached');
+    return { ready: hopsUp && down.length === 0, reasons: [...this.unavailable.map((u) => u.why), ...down], probes: states };
+  }
+}
