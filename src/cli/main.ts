@@ -1,11 +1,12 @@
 /**
- * @module The `hopscope` command: dispatches to agent, lab, demo and doctor; turns configuration and usage
+ * @module The `hopscope` command: dispatches to agent, lab, demo, watch and doctor; turns configuration and usage
  * errors into one clear line and exit code 2.
  */
 import { agentCommand, AGENT_USAGE } from './agent-command.js';
 import { demoCommand } from './demo-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { labCommand, LAB_USAGE } from './lab-command.js';
+import { watchCommand, WATCH_USAGE } from './watch-command.js';
 
 const USAGE = `hopscope: hop-by-hop packet traces through a Kubernetes node
 
@@ -13,12 +14,13 @@ commands:
   agent   run one node's agent               (${AGENT_USAGE.split('\n')[0]?.replace('usage: ', '')})
   lab     up|down|status a simulated cluster  (hopscope lab --help)
   demo    lab + one agent per node + traffic, until Ctrl-C
+  watch   live hop traces from agents' streams (hopscope watch --help)
   doctor  what this machine supports and what is missing`;
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(command === 'agent' ? AGENT_USAGE : command === 'lab' ? LAB_USAGE : USAGE);
+    console.log(command === 'agent' ? AGENT_USAGE : command === 'lab' ? LAB_USAGE : command === 'watch' ? WATCH_USAGE : USAGE);
     return 0;
   }
   try {
@@ -29,6 +31,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await labCommand(rest);
       case 'demo':
         return await demoCommand(rest);
+      case 'watch':
+        return await watchCommand(rest);
       case 'doctor':
         return await doctorCommand(rest);
       case undefined:

@@ -11,6 +11,7 @@
 import type { Hop, Trace } from '../trace/trace.js';
 
 export const DEFAULT_JOIN_WINDOW_MS = 500;
+export const DEFAULT_MAX_HELD = 10_000;
 
 export interface JoinerOptions {
   readonly windowMs?: number;
@@ -19,6 +20,8 @@ export interface JoinerOptions {
    * Answering false (e.g. that node's agent is not watched) gives the half out at once instead of holding it.
    */
   readonly mayHavePartner?: (node: string | undefined) => boolean;
+  /** At most this many halves wait at once; beyond it the oldest is given out alone (memory stays bounded). */
+  readonly maxHeld?: number;
 }
 
 /** `first`: the sender's half (forwarded); `second`: the receiver's half (or an agent's own stitched trace). */
@@ -35,6 +38,7 @@ interface Held {
 export class HalfJoiner {
   private readonly windowMs: number;
   private readonly mayHavePartner: (node: string | undefined) => boolean;
+  private readonly maxHeld: number;
   private readonly byKey = new Map<string, Held[]>();
   private seq = 0;
   private count = 0;
@@ -42,6 +46,7 @@ export class HalfJoiner {
   constructor(opts: JoinerOptions = {}) {
     this.windowMs = opts.windowMs ?? DEFAULT_JOIN_WINDOW_MS;
     this.mayHavePartner = opts.mayHavePartner ?? (() => true);
+    this.maxHeld = Math.max(1, opts.maxHeld ?? DEFAULT_MAX_HELD);
   }
 
   /** Number of halves held, waiting for a partner. */
@@ -63,11 +68,12 @@ export class HalfJoiner {
       return role === 'first' ? [joinHalves(trace, partner.trace)] : [joinHalves(partner.trace, trace)];
     }
     if (!this.mayHavePartner(role === 'first' ? trace.dst?.node : trace.src?.node)) return [trace];
+    const evicted = this.count >= this.maxHeld ? this.take(oldest(this.byKey)) : [];
     const held: Held = { trace, role, key, deadline: nowMs + this.windowMs, seq: this.seq++ };
     if (waiting) waiting.push(held);
     else this.byKey.set(key, [held]);
     this.count++;
-    return [];
+    return evicted;
   }
 
   /** The halves whose window has ended by `nowMs`, oldest first; they are no longer held. */
@@ -99,6 +105,13 @@ export class HalfJoiner {
     this.count -= out.length;
     return out.sort((a, b) => a.deadline - b.deadline || a.seq - b.seq).map((h) => h.trace);
   }
+}
+
+/** A predicate matching only the held half that expires first. */
+function oldest(byKey: ReadonlyMap<string, readonly Held[]>): (h: Held) => boolean {
+  let first: Held | undefined;
+  for (const list of byKey.values()) for (const h of list) if (!first || h.deadline < first.deadline || (h.deadline === first.deadline && h.seq < first.seq)) first = h;
+  return (h) => h === first;
 }
 
 /**

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { flowSampled } from '../../src/probes/sample-hash.js';
 import type { Trace } from '../../src/trace/trace.js';
-import { nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { CLI, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
 
 const PREFIX = 'ht';
 const CLIENT = { netns: `${PREFIX}n1p2`, ip: '10.244.1.12' };
@@ -125,5 +125,34 @@ describe('trace on demand', () => {
     expect(String(b.answers[0]!['refused'])).toContain('another client');
     a.ws.close();
     b.ws.close();
+  });
+});
+
+describe('hopscope watch', () => {
+  it('prints a ping\'s trace as JSON within 2 s of the ping', async () => {
+    const watch = execa(process.execPath, [CLI, 'watch', '--agent', agent.url, '--pod', 'default/pod-1-1', '--json', '--count', '2'], { reject: false, buffer: false });
+    let stdout = '';
+    let stderr = '';
+    watch.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    watch.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      await waitFor(async () => stderr.includes('connected to'), 10_000, 'watch to connect');
+      const pingedAt = Date.now();
+      const ping = nsExec(`${PREFIX}n1p1`, 'ping', ['-c', '1', '-W', '2', '10.244.1.12']);
+      await waitFor(async () => stdout.includes('\n'), 2000, 'the first trace line within 2 s');
+      const delayMs = Date.now() - pingedAt;
+      expect((await ping).exitCode).toBe(0);
+      const first = JSON.parse(stdout.split('\n')[0]!) as Trace;
+      expect(first).toMatchObject({ protocol: 'ICMP', path: 'same-node', outcome: 'delivered', src: { pod: 'pod-1-1' }, dst: { pod: 'pod-1-2' } });
+      expect(first.hops.map((h) => `${h.kind}:${h.direction}`)).toEqual(['pod:egress', 'veth:ingress', 'veth:egress', 'pod:ingress']);
+      console.log(`watch: ping to printed trace in ${delayMs} ms`);
+      const result = await watch;
+      expect(result.exitCode).toBe(0);
+      const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Trace);
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toMatchObject({ src: { pod: 'pod-1-2' }, dst: { pod: 'pod-1-1' } });
+    } finally {
+      if (watch.exitCode === null) watch.kill('SIGKILL');
+    }
   });
 });
