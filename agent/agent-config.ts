@@ -2,6 +2,7 @@
  * @module The agent's configuration from its command line, validated at startup: a bad option fails with a
  * message that names it.
  */
+import { parsePeer, type Peer } from '../src/peers/peer-links.js';
 
 export interface AgentConfig {
   readonly node: string;
@@ -23,6 +24,10 @@ export interface AgentConfig {
   readonly maxStreamClients: number;
   /** Events/s the hops probe may emit for a trace-on-demand widening. */
   readonly focusBudget: number;
+  /** The other nodes' agents, for stitching cross-node traces and the cluster-wide stream. */
+  readonly peers: readonly Peer[];
+  /** Test only: shifts this agent's wall clock, as if its node's clock were off by this much. */
+  readonly clockSkewMs: number;
 }
 
 export class ConfigError extends Error {
@@ -44,11 +49,13 @@ export interface AgentFlags {
   'token-file'?: string;
   'max-stream-clients'?: string;
   'focus-budget'?: string;
+  'test-clock-offset-ms'?: string;
 }
 
 export interface AgentSwitches {
   readonly insecureListen: boolean;
   readonly allowOrigins: readonly string[];
+  readonly peers?: readonly string[];
 }
 
 export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { insecureListen: false, allowOrigins: [] }): AgentConfig {
@@ -69,6 +76,11 @@ export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { i
   if (!Number.isInteger(maxClients) || maxClients < 1 || maxClients > 10_000) throw new ConfigError(`--max-stream-clients ${flags['max-stream-clients']}: an integer from 1 to 10000`);
   const focusBudget = flags['focus-budget'] === undefined ? 5000 : wholeNumber(flags['focus-budget']);
   if (!Number.isInteger(focusBudget) || focusBudget < 1 || focusBudget > 1_000_000) throw new ConfigError(`--focus-budget ${flags['focus-budget']}: events per second, 1 to 1000000`);
+  const skewText = flags['test-clock-offset-ms'];
+  const clockSkewMs = skewText === undefined ? 0 : /^-?\d{1,7}$/.test(skewText) ? Number(skewText) : NaN;
+  if (Number.isNaN(clockSkewMs)) throw new ConfigError(`--test-clock-offset-ms ${skewText}: whole milliseconds, may be negative`);
+  const peers = (switches.peers ?? []).map(parsePeer);
+  if (peers.some((p) => p.name === flags.node)) throw new ConfigError(`--peer ${flags.node}: that is this agent's own node`);
   for (const origin of switches.allowOrigins) {
     if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) throw new ConfigError(`--allow-origin ${origin}: use scheme://host[:port], e.g. https://grafana.example.com`);
   }
@@ -78,6 +90,8 @@ export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { i
     allowedOrigins: switches.allowOrigins,
     maxStreamClients: maxClients,
     focusBudget,
+    peers,
+    clockSkewMs,
     ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
     ...(flags.inventory !== undefined ? { inventoryPath: flags.inventory } : {}),
     host,

@@ -21,6 +21,10 @@ import { discoverScope } from '../src/scope/discover-scope.js';
 import { NodeScope } from '../src/scope/node-scope.js';
 import { TraceAssembler } from '../src/trace/trace-assembler.js';
 import { readTokenFile } from '../src/export/auth.js';
+import { ClockOffsetEstimator } from '../src/cross/clock-offset.js';
+import { CrossNodeJoiner } from '../src/cross/cross-node-joiner.js';
+import { PeerLinks } from '../src/peers/peer-links.js';
+import type { Trace } from '../src/trace/trace.js';
 import { sendFocusCommand } from '../src/focus/kill-channel.js';
 import { TraceFocus } from '../src/focus/trace-focus.js';
 import { attachStream } from '../src/stream/attach-stream.js';
@@ -55,7 +59,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
 
   const scopeTarget = { ...(config.netns ? { netns: config.netns } : {}), bridgeName: config.bridgeName };
   const scope = new NodeScope(await discoverScope(scopeTarget));
-  const clock = new SystemWallClock();
+  const clock = new SystemWallClock(60_000, BigInt(config.clockSkewMs) * 1_000_000n);
   const dropReasons = DropReasons.fromKernel();
   let rescanSoon: () => void = () => undefined;
   const counters = new NodeCounters({
@@ -86,8 +90,16 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       return inventory.data.pods.find((p) => p.namespace === namespace && p.name === name)?.ip;
     },
   });
+  const offsets = new ClockOffsetEstimator();
+  let peerLinks: PeerLinks | undefined;
+  const peerViews = () =>
+    (peerLinks?.views() ?? []).map((p) => {
+      const est = offsets.estimate(p.name, Date.now());
+      return { ...p, ...(est ? { offsetNs: est.offsetNs, errorNs: est.errorNs, samplesOut: est.samplesOut, samplesIn: est.samplesIn } : {}) };
+    });
   const metrics = new AgentMetrics(
     {
+      peers: peerViews,
       node: config.node,
       bridge: config.bridgeName,
       counters,
@@ -106,13 +118,27 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     clock,
     dropReasons,
     timeoutNs: config.traceTimeoutMs * 1e6,
-    onTrace: (t) => {
-      traces.add(t);
-      flows.record(t);
-      metrics.recordTrace(t);
-      hub.publish(t);
+    onTrace: (t) => joiner.onLocal(t),
+  });
+  // every trace this node reports goes through the cross-node joiner, which may hold an arriving half
+  // briefly for the sender's half from the peer agent
+  const report = (t: Trace) => {
+    traces.add(t);
+    flows.record(t);
+    metrics.recordTrace(t);
+    hub.publish(t);
+  };
+  const joiner = new CrossNodeJoiner({ node: config.node, offsets, peerConnected: (n) => peerLinks?.connected(n) ?? false, emit: report });
+  peerLinks = new PeerLinks({
+    peers: config.peers,
+    ...(token !== undefined ? { token } : {}),
+    log,
+    onTrace: (peer, t) => {
+      joiner.onPeer(peer, t);
+      hub.publishFromPeer(t);
     },
   });
+  const links = peerLinks;
 
   probes = new ProbeSet({
     bpftrace: config.bpftrace,
@@ -144,12 +170,16 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   const readiness = (): Readiness => probeSet.readiness();
 
   const bridges = () => [{ name: config.bridgeName, entries: counters.fdb.list(), counters: { ...counters.fdb.counts, ...counters.frames } }];
-  const app = createApp({ node: config.node, traces, flows, metrics, readiness, bridges, ...(token !== undefined ? { token } : {}) });
+  const app = createApp({ node: config.node, traces, flows, metrics, readiness, bridges, peers: peerViews, ...(token !== undefined ? { token } : {}) });
   const { server, url } = await listen(app, config.host, config.port);
   attachStream(server, hub, { ...(token !== undefined ? { token } : {}), allowedOrigins: config.allowedOrigins, maxClients: config.maxStreamClients });
   probeSet.start();
 
-  const tick = setInterval(() => assembler.tick(clock.nowMonoNs()), 20);
+  links.start();
+  const tick = setInterval(() => {
+    assembler.tick(clock.nowMonoNs());
+    joiner.tick();
+  }, 20);
   let refreshing = false;
   let again = false;
   const rescan = () => {
@@ -186,8 +216,10 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       clearInterval(fdbResync);
       if (rescanTimer) clearTimeout(rescanTimer);
       await probeSet.stop();
+      await links.stop();
       clearInterval(tick);
       assembler.flush();
+      joiner.flush();
       await closeServer(server);
     })());
   return { url, probes: probeSet.processes, stop };

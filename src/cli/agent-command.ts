@@ -15,15 +15,20 @@ export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [-
   --insecure-listen    allow a non-loopback --listen without --token-file
   --allow-origin URL   a browser origin (besides the agent's own) allowed to open the stream; repeatable
   --max-stream-clients N   live stream clients at once (default 64)
-  --focus-budget N     events/s the probe may emit for trace on demand (default 5000)`;
+  --focus-budget N     events/s the probe may emit for trace on demand (default 5000)
+  --peer NAME=URL      another node's agent: stitches cross-node traces, measures one-way latency; repeatable`;
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, {
-    values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'bridge', 'trace-timeout', 'token-file', 'max-stream-clients', 'focus-budget'],
-    repeatable: ['allow-origin'],
+    values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'bridge', 'trace-timeout', 'token-file', 'max-stream-clients', 'focus-budget', 'test-clock-offset-ms'],
+    repeatable: ['allow-origin', 'peer'],
     booleans: ['insecure-listen'],
   });
-  const config = agentConfigFrom(flags.values as AgentFlags, { insecureListen: flags.booleans.has('insecure-listen'), allowOrigins: flags.lists['allow-origin'] ?? [] });
+  const config = agentConfigFrom(flags.values as AgentFlags, {
+    insecureListen: flags.booleans.has('insecure-listen'),
+    allowOrigins: flags.lists['allow-origin'] ?? [],
+    peers: flags.lists['peer'] ?? [],
+  });
   const agent = await startAgent(config);
   console.log(`hopscope agent for ${config.node} listening on ${agent.url}`);
   await new Promise<void>((resolve) => {

@@ -14,7 +14,11 @@ export class SystemWallClock implements WallClock {
   private offsetNs = 0n;
   private measuredAt = 0;
 
-  constructor(private readonly remeasureEveryMs = 60_000) {
+  /** `skewNs` shifts every wall time this clock gives: a test-only stand-in for a node whose clock is off. */
+  constructor(
+    private readonly remeasureEveryMs = 60_000,
+    private readonly skewNs = 0n,
+  ) {
     this.measure();
   }
 
@@ -24,7 +28,7 @@ export class SystemWallClock implements WallClock {
 
   toWallNs(monoNs: number): bigint {
     if (Date.now() - this.measuredAt > this.remeasureEveryMs) this.measure();
-    return BigInt(Math.round(monoNs)) + this.offsetNs;
+    return BigInt(Math.round(monoNs)) + this.offsetNs + this.skewNs;
   }
 
   /** Takes the tightest of a few (wall, mono) pairs. */

@@ -28,6 +28,8 @@ export interface HttpSources {
   readonly bridges: () => readonly BridgeView[];
   /** With a token, /api/* needs `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /** Peer agents, their link state and clock offset. */
+  readonly peers?: () => readonly object[];
 }
 
 export interface BridgeView {
@@ -57,6 +59,9 @@ export function createApp(s: HttpSources): express.Express {
   app.get('/api/v1/flows', (req, res) => {
     const filter = filterFrom(req, res);
     if (filter) res.json({ node: s.node, flows: s.flows.list(filter.limit, (f) => flowMatches(filter, f)) });
+  });
+  app.get('/api/v1/peers', (_req, res) => {
+    res.json({ node: s.node, peers: s.peers?.() ?? [] });
   });
   app.get('/api/v1/bridges', (_req, res) => {
     res.json({ node: s.node, bridges: s.bridges() });

@@ -8,6 +8,12 @@ import type { NodeCounters } from '../model/node-counters.js';
 import { PATH_KINDS, type Trace } from '../trace/trace.js';
 
 /** 1 us to 1 s, roughly x2.5 per step. */
+/** Time between nodes: finer steps in the millisecond range where node-to-node latencies live (50 us .. 1 s). */
+export const CROSS_NODE_BUCKETS = [
+  5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 7.5e-4, 1e-3, 1.5e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3, 7e-3, 8e-3, 9e-3, 1e-2, 1.1e-2, 1.2e-2, 1.4e-2, 1.6e-2,
+  1.8e-2, 2e-2, 2.5e-2, 3e-2, 4e-2, 5e-2, 7.5e-2, 0.1, 0.15, 0.2, 0.3, 0.5, 1,
+];
+
 export const LATENCY_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1];
 
 export interface ProbeView {
@@ -25,6 +31,8 @@ export interface MetricsSources {
   readonly counters: NodeCounters;
   readonly streamClients: () => number;
   readonly streamDropped: () => number;
+  /** Peer agents and the clock offset to each (peer minus this node), when known. */
+  readonly peers?: () => readonly { name: string; connected: boolean; offsetNs?: number; errorNs?: number }[];
 }
 
 export class AgentMetrics {
@@ -35,6 +43,7 @@ export class AgentMetrics {
   private readonly tracedPackets: Counter<'node' | 'path'>;
   private readonly pathLatency: Histogram<'node' | 'path'>;
   private readonly hopLatency: Histogram<'node' | 'from_kind' | 'to_kind'>;
+  private readonly crossNode: Histogram<'source_node' | 'destination_node' | 'method'>;
 
   constructor(private readonly s: MetricsSources, probeNames: readonly string[]) {
     const registers = [this.registry];
@@ -96,6 +105,45 @@ export class AgentMetrics {
     for (const path of PATH_KINDS) this.tracedPackets.inc({ node: s.node, path }, 0);
     this.pathLatency = new Histogram({ name: 'hopscope_path_latency_seconds', help: 'Time from a traced packet\'s first hop to its last hop on this node.', labelNames: ['node', 'path'], buckets: LATENCY_BUCKETS, registers });
     for (const path of PATH_KINDS) this.pathLatency.zero({ node: s.node, path });
+    this.crossNode = new Histogram({
+      name: 'hopscope_cross_node_latency_seconds',
+      help: 'Uplink-to-uplink time between two nodes: one-way (clock offset removed) or half a round trip (rtt) when the peer is unreachable.',
+      labelNames: ['source_node', 'destination_node', 'method'],
+      buckets: CROSS_NODE_BUCKETS,
+      registers,
+    });
+    const peers = s.peers;
+    if (peers) {
+      new Gauge({
+        name: 'hopscope_peer_up',
+        help: '1 while the live stream of the peer agent is connected.',
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          for (const p of peers()) this.set({ peer: p.name }, p.connected ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'hopscope_clock_offset_seconds',
+        help: "The peer node's clock minus this node's, estimated from traffic in both directions.",
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          this.reset();
+          for (const p of peers()) if (p.offsetNs !== undefined) this.set({ peer: p.name }, p.offsetNs / 1e9);
+        },
+      });
+      new Gauge({
+        name: 'hopscope_clock_offset_error_seconds',
+        help: 'The bound (+/-) on the error of hopscope_clock_offset_seconds.',
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          this.reset();
+          for (const p of peers()) if (p.errorNs !== undefined) this.set({ peer: p.name }, p.errorNs / 1e9);
+        },
+      });
+    }
     this.hopLatency = new Histogram({ name: 'hopscope_hop_latency_seconds', help: 'Time between consecutive hops of traced packets, by hop kinds.', labelNames: ['node', 'from_kind', 'to_kind'], buckets: LATENCY_BUCKETS, registers });
   }
 
@@ -157,12 +205,20 @@ export class AgentMetrics {
 
   recordTrace(t: Trace): void {
     const node = this.s.node;
+    const x = t.cross_node;
+    if (x && x.method !== 'uncorrected' && x.transit_ns >= 0) {
+      this.crossNode.observe({ source_node: x.source_node, destination_node: x.destination_node, method: x.method }, x.transit_ns / 1e9);
+    }
     this.tracedPackets.inc({ node, path: t.path });
-    this.pathLatency.observe({ node, path: t.path }, t.latency_ns / 1e9);
+    // a stitched trace also holds the peer's hops, which the peer's agent counts: only this node's part here
+    let own = 0;
     for (let i = 1; i < t.hops.length; i++) {
       const from = t.hops[i - 1];
       const to = t.hops[i];
-      if (from && to) this.hopLatency.observe({ node, from_kind: from.kind, to_kind: to.kind }, to.delta_ns / 1e9);
+      if (!from || !to || from.node !== node || to.node !== node) continue;
+      own += to.delta_ns;
+      this.hopLatency.observe({ node, from_kind: from.kind, to_kind: to.kind }, to.delta_ns / 1e9);
     }
+    this.pathLatency.observe({ node, path: t.path }, (t.cross_node ? own : t.latency_ns) / 1e9);
   }
 }

@@ -28,6 +28,7 @@ export interface StreamHubOptions {
 interface Client {
   readonly ws: WebSocket;
   filter: TraceFilter;
+  cluster: boolean;
   sent: number;
   dropped: number;
   droppedUnreported: number;
@@ -61,7 +62,7 @@ export class StreamHub {
   }
 
   add(ws: WebSocket): void {
-    const c: Client = { ws, filter: EVERYTHING, sent: 0, dropped: 0, droppedUnreported: 0, slowSince: undefined, alive: true, recentSubscriptions: [] };
+    const c: Client = { ws, filter: EVERYTHING, cluster: false, sent: 0, dropped: 0, droppedUnreported: 0, slowSince: undefined, alive: true, recentSubscriptions: [] };
     this.clients.add(c);
     ws.on('pong', () => (c.alive = true));
     ws.on('message', (data, isBinary) => this.onMessage(c, isBinary ? '' : data.toString()));
@@ -75,10 +76,19 @@ export class StreamHub {
 
   publish(trace: Trace): void {
     this.published++;
+    this.fanOut(trace, false);
+  }
+
+  /** A peer agent's trace: only for clients that asked for the whole cluster. */
+  publishFromPeer(trace: Trace): void {
+    this.fanOut(trace, true);
+  }
+
+  private fanOut(trace: Trace, fromPeer: boolean): void {
     if (this.clients.size === 0) return;
     let message: string | undefined;
     for (const c of this.clients) {
-      if (!matchesTrace(c.filter, trace)) continue;
+      if ((fromPeer && !c.cluster) || !matchesTrace(c.filter, trace)) continue;
       message ??= `{"type":"trace","trace":${JSON.stringify(trace)}}`;
       this.send(c, message);
     }
@@ -123,8 +133,9 @@ export class StreamHub {
       return;
     }
     c.filter = parsed.subscription.filter;
+    c.cluster = parsed.subscription.scope === 'cluster';
     const answer = parsed.subscription.traceAll ? this.widen(c, parsed.subscription.traceAll) : undefined;
-    this.send(c, JSON.stringify({ type: 'subscribed', filter: describeFilter(c.filter), ...(answer ?? {}) }));
+    this.send(c, JSON.stringify({ type: 'subscribed', filter: describeFilter(c.filter), scope: c.cluster ? 'cluster' : 'node', ...(answer ?? {}) }));
   }
 
   private widen(c: Client, req: TraceAllRequest): FocusAnswer {

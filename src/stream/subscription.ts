@@ -15,6 +15,8 @@ export interface TraceAllRequest {
 export interface Subscription {
   readonly filter: TraceFilter;
   readonly traceAll?: TraceAllRequest;
+  /** `cluster`: this agent's traces and its peers' (fan-in); default `node`: this agent's only. */
+  readonly scope: 'node' | 'cluster';
 }
 
 export type SubscriptionResult = { readonly ok: true; readonly subscription: Subscription } | { readonly ok: false; readonly error: string };
@@ -28,15 +30,17 @@ export function parseSubscription(text: string): SubscriptionResult {
   }
   if (!isRecord(msg)) return { ok: false, error: 'send an object: {"filter": {...}}' };
   for (const key of Object.keys(msg)) {
-    if (key !== 'filter' && key !== 'trace_all') return { ok: false, error: `unknown field "${key.slice(0, 40)}"; known: filter, trace_all` };
+    if (key !== 'filter' && key !== 'trace_all' && key !== 'scope') return { ok: false, error: `unknown field "${key.slice(0, 40)}"; known: filter, trace_all, scope` };
   }
   const rawFilter = msg['filter'] ?? {};
   if (!isRecord(rawFilter)) return { ok: false, error: 'filter: must be an object of filter words' };
   const { limit: _ignored, ...words } = rawFilter;
   const parsed = parseTraceFilter(words);
   if (!parsed.ok) return { ok: false, error: `filter: ${parsed.error}` };
+  const scope = msg['scope'] ?? 'node';
+  if (scope !== 'node' && scope !== 'cluster') return { ok: false, error: 'scope: "node" (this agent) or "cluster" (with its peers)' };
   const rawAll = msg['trace_all'];
-  if (rawAll === undefined) return { ok: true, subscription: { filter: parsed.filter } };
+  if (rawAll === undefined) return { ok: true, subscription: { filter: parsed.filter, scope } };
   if (!isRecord(rawAll)) return { ok: false, error: 'trace_all: must be an object {pod | ip, port?, seconds}' };
   const seconds = rawAll['seconds'];
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0 || seconds > 60) return { ok: false, error: 'trace_all.seconds: a number from 1 to 60' };
@@ -53,7 +57,7 @@ export function parseSubscription(text: string): SubscriptionResult {
     ...(typeof ip === 'string' ? { ip } : {}),
     ...(typeof port === 'number' ? { port } : {}),
   };
-  return { ok: true, subscription: { filter: parsed.filter, traceAll } };
+  return { ok: true, subscription: { filter: parsed.filter, traceAll, scope } };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -25,8 +25,24 @@ export interface Hop {
   readonly direction: Direction;
   /** Wall-clock nanoseconds since the epoch, as a string (beyond 2^53). */
   readonly t: string;
-  /** Time since the previous hop; 0 for the first. */
+  /** Time since the previous hop; 0 for the first. Between two nodes' hops: corrected for their clock offset. */
   readonly delta_ns: number;
+  /** Between two nodes' hops: the bound on the clock-offset error of `delta_ns` (+/-). */
+  readonly delta_error_ns?: number;
+}
+
+/** How the time between two nodes was measured (DESIGN.md: cross-node latency). */
+export interface CrossNodeTiming {
+  /** `one-way`: both halves joined, clocks aligned from traffic in both directions (NTP style);
+   *  `rtt`: no peer half, half the round trip at this node's uplink; `uncorrected`: joined, offset unknown yet. */
+  readonly method: 'one-way' | 'rtt' | 'uncorrected';
+  readonly source_node: string;
+  readonly destination_node: string;
+  /** Uplink to uplink. */
+  readonly transit_ns: number;
+  /** The clock offset (destination minus source) that was removed, and its error bound. */
+  readonly clock_offset_ns?: number;
+  readonly error_ns?: number;
 }
 
 /** Header fields that identify the packet across nodes (used for stitching and shown to users). */
@@ -53,6 +69,8 @@ export interface Trace {
   /** First hop to last hop on this node. */
   readonly latency_ns: number;
   readonly packet: PacketIdentity;
+  /** Set on a cross-node trace when the time between the nodes is known (stitched, or by round trip). */
+  readonly cross_node?: CrossNodeTiming;
 }
 
 export function protocolName(protocol: number): string {

@@ -8,6 +8,7 @@
  *
  * The joiner is pure: the caller passes the current time and asks for expired halves (see `nextDeadline`).
  */
+import { nsBetween, packetKey } from '../trace/packet-key.js';
 import type { Hop, Trace } from '../trace/trace.js';
 
 export const DEFAULT_JOIN_WINDOW_MS = 500;
@@ -128,17 +129,6 @@ export function halfRole(t: Trace): HalfRole | undefined {
   return undefined;
 }
 
-/** The packet identity both nodes see, or undefined when the trace does not carry one. */
-export function packetKey(t: Trace): string | undefined {
-  const p = t.packet;
-  if (!p || typeof p !== 'object' || typeof p.ip_id !== 'number') return undefined;
-  if (typeof t.src?.ip !== 'string' || typeof t.dst?.ip !== 'string') return undefined;
-  const parts = [t.src.ip, t.dst.ip, t.protocol, String(p.ip_id)];
-  if (typeof p.tcp_seq === 'number') parts.push(`seq=${p.tcp_seq}`);
-  if (p.icmp_echo && typeof p.icmp_echo === 'object') parts.push(`echo=${p.icmp_echo.id}/${p.icmp_echo.seq}`);
-  return parts.join('|');
-}
-
 /**
  * One trace from the sender's half and the receiver's half: the hops of both in that order (each keeps its
  * `node`; the first receiver hop's `delta_ns` becomes the wall-clock gap between the nodes, uncorrected for
@@ -173,8 +163,4 @@ export function joinHalves(first: Trace, second: Trace): Trace {
   };
 }
 
-/** `b - a` for wall-clock nanosecond strings, computed in BigInt; undefined if either is not a number. */
-export function nsBetween(a: string, b: string): number | undefined {
-  if (!/^\d{1,25}$/.test(a) || !/^\d{1,25}$/.test(b)) return undefined;
-  return Number(BigInt(b) - BigInt(a));
-}
+export { nsBetween, packetKey };

@@ -60,6 +60,7 @@ export class StreamClient {
   private retryTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed: Promise<void> = Promise.resolve();
+  private helloSeen = false;
 
   constructor(opts: StreamClientOptions) {
     this.opts = opts;
@@ -70,6 +71,11 @@ export class StreamClient {
 
   get url(): string {
     return this.opts.url;
+  }
+
+  /** Open, and the agent has said hello. */
+  get connected(): boolean {
+    return this.helloSeen && this.ws?.readyState === WebSocket.OPEN;
   }
 
   start(): void {
@@ -128,7 +134,10 @@ export class StreamClient {
         return;
       }
       const msg = parseServerMessage(rawText(data));
-      if (msg.type === 'hello') this.failures = 0; // a working agent: the next failure starts the backoff again
+      if (msg.type === 'hello') {
+        this.failures = 0; // a working agent: the next failure starts the backoff again
+        this.helloSeen = true;
+      }
       this.opts.onMessage(msg);
     });
     ws.on('error', (err) => {
@@ -136,6 +145,7 @@ export class StreamClient {
     });
     ws.on('close', (code, reason) => {
       clearTimeout(this.idleTimer);
+      this.helloSeen = false;
       if (this.ws === ws) this.ws = undefined;
       if (this.stopped) return;
       const fatal = httpStatus === undefined ? undefined : fatalStatus(httpStatus, this.opts.token !== undefined);

@@ -1,0 +1,194 @@
+/**
+ * @module Joins the two halves of a cross-node packet: this node's half and the half a peer agent streamed
+ * (matched by packet identity within a window, never through shared kernel state). For packets that arrived
+ * here, the joined (stitched) trace replaces this node's half, with the time between the nodes corrected for
+ * their clock offset (see clock-offset.ts); packets that left here only teach the offset. Without a peer,
+ * the round trip seen at this node's uplink (ICMP echo, TCP handshake) gives a coarser estimate.
+ */
+import { nsBetween, packetKey } from '../trace/packet-key.js';
+import type { CrossNodeTiming, Hop, Trace } from '../trace/trace.js';
+import type { ClockOffsetEstimator } from './clock-offset.js';
+
+export interface CrossNodeJoinerOptions {
+  readonly node: string;
+  readonly offsets: ClockOffsetEstimator;
+  /** Whether a peer agent for this node name is streaming to us (worth waiting for its half). */
+  readonly peerConnected: (node: string) => boolean;
+  /** Every trace this node reports, stitched or not, exactly once. */
+  readonly emit: (t: Trace) => void;
+  /** How long this node's half waits for the peer's half. */
+  readonly holdMs?: number;
+  readonly now?: () => number;
+}
+
+interface Held {
+  readonly trace: Trace;
+  readonly atMs: number;
+}
+
+const MAX_HELD = 20_000;
+
+export class CrossNodeJoiner {
+  readonly stats = { stitched: 0, unmatched: 0, rtt: 0 };
+  /** This node's arriving halves waiting for the sender's half. */
+  private readonly arriving = new Map<string, Held>();
+  /** Sender halves from peers that came before this node's half. */
+  private readonly peerSent = new Map<string, Held & { peer: string }>();
+  /** This node's departing halves, for the peer's arriving half (offset samples). */
+  private readonly sent = new Map<string, Held>();
+  /** This node's departing requests (ICMP echo, TCP SYN), for the round-trip fallback. */
+  private readonly requests = new Map<string, Held>();
+  private readonly holdMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: CrossNodeJoinerOptions) {
+    this.holdMs = o.holdMs ?? 500;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** A trace this node's assembler completed. */
+  onLocal(t: Trace): void {
+    const key = packetKey(t);
+    const role = roleOf(t);
+    if (!key || !role) {
+      this.o.emit(t);
+      return;
+    }
+    const now = this.now();
+    if (role === 'sender') {
+      put(this.sent, key, { trace: t, atMs: now });
+      const rk = requestKey(t, 'request');
+      if (rk) put(this.requests, rk, { trace: t, atMs: now });
+      this.o.emit(t);
+      return;
+    }
+    const early = this.peerSent.get(key);
+    if (early) {
+      this.peerSent.delete(key);
+      this.o.emit(this.stitch(early.peer, early.trace, t));
+      return;
+    }
+    const from = t.src.node;
+    if (from !== undefined && from !== this.o.node && this.o.peerConnected(from)) {
+      put(this.arriving, key, { trace: t, atMs: now });
+      return;
+    }
+    this.o.emit(this.withRoundTrip(t));
+  }
+
+  /** A trace a peer agent streamed. */
+  onPeer(peer: string, t: Trace): void {
+    const key = packetKey(t);
+    // the peer may already have stitched its arriving half with this node's: its own part starts at its first hop
+    const ownStart = t.hops.findIndex((h) => h.node === peer);
+    const role = ownStart > 0 ? roleOf({ ...t, hops: t.hops.slice(ownStart) }) : roleOf(t);
+    if (!key || !role || t.node !== peer || ownStart < 0) return;
+    const now = this.now();
+    if (role === 'sender') {
+      const mine = this.arriving.get(key);
+      if (mine) {
+        this.arriving.delete(key);
+        this.o.emit(this.stitch(peer, t, mine.trace));
+      } else {
+        put(this.peerSent, key, { trace: t, atMs: now, peer });
+      }
+      return;
+    }
+    // the peer's arriving half of a packet that left here: one more offset sample
+    const left = this.sent.get(key);
+    const arrivedAt = t.hops[ownStart]?.t;
+    const leftAt = left?.trace.hops[left.trace.hops.length - 1]?.t;
+    if (left && arrivedAt && leftAt) {
+      this.sent.delete(key);
+      const d = nsBetween(leftAt, arrivedAt);
+      if (d !== undefined) this.o.offsets.addOutbound(peer, d, now);
+    }
+  }
+
+  /** Emits this node's halves whose partner did not come in time; forgets old state. */
+  tick(): void {
+    const now = this.now();
+    for (const [key, h] of this.arriving) {
+      if (now - h.atMs < this.holdMs) break; // insertion order is arrival order
+      this.arriving.delete(key);
+      this.stats.unmatched++;
+      this.o.emit(this.withRoundTrip(h.trace));
+    }
+    for (const map of [this.peerSent, this.sent, this.requests] as Map<string, Held>[]) {
+      for (const [key, h] of map) {
+        if (now - h.atMs < this.holdMs * 4) break;
+        map.delete(key);
+      }
+    }
+  }
+
+  /** At shutdown: emit what is held. */
+  flush(): void {
+    for (const h of this.arriving.values()) this.o.emit(this.withRoundTrip(h.trace));
+    this.arriving.clear();
+  }
+
+  private stitch(peer: string, sender: Trace, mine: Trace): Trace {
+    const leftAt = sender.hops[sender.hops.length - 1]?.t;
+    const arrivedAt = mine.hops[0]?.t;
+    const d = leftAt && arrivedAt ? nsBetween(leftAt, arrivedAt) : undefined;
+    if (d === undefined) return mine;
+    const now = this.now();
+    this.o.offsets.addInbound(peer, d, now);
+    const est = this.o.offsets.estimate(peer, now);
+    // d = delay - theta (theta = peer - this clock), so delay = d + theta
+    const transit = est ? d + est.offsetNs : d;
+    const timing: CrossNodeTiming = est
+      ? { method: 'one-way', source_node: peer, destination_node: this.o.node, transit_ns: transit, clock_offset_ns: -est.offsetNs, error_ns: est.errorNs }
+      : { method: 'uncorrected', source_node: peer, destination_node: this.o.node, transit_ns: transit };
+    const [firstMine, ...restMine] = mine.hops;
+    const joined: Hop = { ...(firstMine as Hop), delta_ns: transit, ...(est ? { delta_error_ns: est.errorNs } : {}) };
+    this.stats.stitched++;
+    return {
+      ...mine,
+      src: { ...mine.src, ...sender.src },
+      hops: [...sender.hops, joined, ...restMine],
+      latency_ns: sender.latency_ns + transit + mine.latency_ns,
+      cross_node: timing,
+    };
+  }
+
+  /** No peer half: half the round trip at this node's uplink, when this packet answers one that left here. */
+  private withRoundTrip(t: Trace): Trace {
+    const rk = requestKey(t, 'reply');
+    const req = rk ? this.requests.get(rk) : undefined;
+    const leftAt = req?.trace.hops[req.trace.hops.length - 1]?.t;
+    const backAt = t.hops[0]?.t;
+    const rtt = leftAt && backAt ? nsBetween(leftAt, backAt) : undefined;
+    if (!rk || rtt === undefined || rtt < 0 || t.src.node === undefined) return t;
+    this.requests.delete(rk);
+    this.stats.rtt++;
+    return { ...t, cross_node: { method: 'rtt', source_node: t.src.node, destination_node: this.o.node, transit_ns: Math.round(rtt / 2) } };
+  }
+}
+
+/** `sender`: left its node by the uplink; `receiver`: entered its node by the uplink (or an overlay device). */
+function roleOf(t: Trace): 'sender' | 'receiver' | undefined {
+  if (t.outcome === 'forwarded') return 'sender';
+  const first = t.hops[0];
+  if (first && (first.kind === 'uplink' || first.kind === 'overlay') && first.direction === 'ingress') return 'receiver';
+  return undefined;
+}
+
+/** Pairs a request with its reply: ICMP echo by id/seq, TCP SYN with SYN|ACK by the reversed 4-tuple. */
+function requestKey(t: Trace, as: 'request' | 'reply'): string | undefined {
+  const p = t.packet;
+  const [a, b] = as === 'request' ? [t.src, t.dst] : [t.dst, t.src];
+  if (p.icmp_echo && p.icmp_type === (as === 'request' ? 8 : 0)) return `icmp|${a.ip}|${b.ip}|${p.icmp_echo.id}|${p.icmp_echo.seq}`;
+  if (t.protocol === 'TCP' && p.tcp_flags === (as === 'request' ? 'SYN' : 'SYN|ACK')) return `tcp|${a.ip}:${a.port}|${b.ip}:${b.port}`;
+  return undefined;
+}
+
+function put<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_HELD) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+}

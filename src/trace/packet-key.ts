@@ -1,0 +1,23 @@
+/**
+ * @module The identity of a packet that every node sees alike (addresses, protocol, IP id, and the TCP
+ * sequence or ICMP echo id/sequence): how the halves of a cross-node packet find each other without any
+ * shared kernel state.
+ */
+import type { Trace } from './trace.js';
+
+/** The packet identity both nodes see, or undefined when the trace does not carry one. */
+export function packetKey(t: Trace): string | undefined {
+  const p = t.packet;
+  if (!p || typeof p !== 'object' || typeof p.ip_id !== 'number') return undefined;
+  if (typeof t.src?.ip !== 'string' || typeof t.dst?.ip !== 'string') return undefined;
+  const parts = [t.src.ip, t.dst.ip, t.protocol, String(p.ip_id)];
+  if (typeof p.tcp_seq === 'number') parts.push(`seq=${p.tcp_seq}`);
+  if (p.icmp_echo && typeof p.icmp_echo === 'object') parts.push(`echo=${p.icmp_echo.id}/${p.icmp_echo.seq}`);
+  return parts.join('|');
+}
+
+/** `b - a` for wall-clock nanosecond strings, computed in BigInt; undefined if either is not a number. */
+export function nsBetween(a: string, b: string): number | undefined {
+  if (!/^\d{1,25}$/.test(a) || !/^\d{1,25}$/.test(b)) return undefined;
+  return Number(BigInt(b) - BigInt(a));
+}
