@@ -38,6 +38,8 @@ describe('agentConfigFrom', () => {
       allowedOrigins: [],
       maxStreamClients: 64,
       focusBudget: 5000,
+      peers: [],
+      clockSkewMs: 0,
     });
     expect(config).not.toHaveProperty('netns');
     expect(config).not.toHaveProperty('inventoryPath');
@@ -57,7 +59,8 @@ describe('agentConfigFrom', () => {
         'token-file': '/etc/hopscope/token',
         'max-stream-clients': '8',
         'focus-budget': '100',
-      }, { insecureListen: false, allowOrigins: ['https://grafana.example.com'] }),
+        'test-clock-offset-ms': '-5',
+      }, { insecureListen: false, allowOrigins: ['https://grafana.example.com'], peers: ['node-2=http://10.0.0.2:9940'] }),
     ).toEqual({
       node: 'ip-10-0-1-5.ec2.internal',
       netns: 'hsn1',
@@ -72,6 +75,8 @@ describe('agentConfigFrom', () => {
       allowedOrigins: ['https://grafana.example.com'],
       maxStreamClients: 8,
       focusBudget: 100,
+      peers: [{ name: 'node-2', url: 'http://10.0.0.2:9940' }],
+      clockSkewMs: -5,
     });
   });
 
@@ -224,5 +229,14 @@ describe('agentConfigFrom rejects look-alike values', () => {
   });
   it('--trace-timeout 1e3', () => {
     expect(() => agentConfigFrom({ node: 'node-1', 'trace-timeout': '1e3' })).toThrow(/--trace-timeout/);
+  });
+});
+
+describe('--peer', () => {
+  it.each(['node-2', '=http://x:1', 'Node_2=http://x:1', 'node-2=ftp://x:1'])('rejects %j with a message naming --peer', (peer) => {
+    expect(() => agentConfigFrom({ node: 'node-1' }, { insecureListen: false, allowOrigins: [], peers: [peer] })).toThrow(/--peer/);
+  });
+  it('refuses its own node as a peer', () => {
+    expect(() => agentConfigFrom({ node: 'node-1' }, { insecureListen: false, allowOrigins: [], peers: ['node-1=http://127.0.0.1:1'] })).toThrow(/own node/);
   });
 });
