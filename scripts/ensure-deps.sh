@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for hopscope's tests and demo (run by `npm test` and `npm run demo`
-# through pretest/predemo, and by .ci/run): Debian packages, tracefs, npm dependencies, the build.
+# through pretest/predemo, and by .ci/run): Debian packages (chromium for the web view's browser test), tracefs,
+# npm dependencies, the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +12,10 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v bridge >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v setpriv >/dev/null || need+=(util-linux)
+command -v python3 >/dev/null || need+=(python3) # the lab's delay forwarder (lab up --delay-ms)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "hopscope: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2
@@ -31,7 +34,7 @@ if [ "$(id -u)" = 0 ] && [ ! -d /sys/kernel/tracing/events ]; then
   mount -t tracefs nodev /sys/kernel/tracing
 fi
 
-if [ ! -d node_modules/execa ] || [ ! -d node_modules/vitest ]; then
+if [ ! -d node_modules/execa ] || [ ! -d node_modules/vitest ] || [ ! -d node_modules/playwright-core ]; then
   npm install --no-audit --no-fund
 fi
 if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src agent -newer dist/src/cli/main.js -name '*.ts' -print -quit)" ]; then

@@ -13,7 +13,7 @@ const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
 const TCP_ECHO = fileURLToPath(new URL('../lab/tcp-echo.js', import.meta.url));
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'port', 'sample'] });
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'port', 'sample'] });
   const prefix = flags.values['prefix'] ?? 'hsdemo';
   const basePort = intFlag(flags, 'port', 9940);
   const children: ResultPromise[] = [];
@@ -42,8 +42,13 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   });
 
   await labDown(prefix); // leftovers of an earlier demo that was killed
-  const { plan, inventoryPath } = await labUp({ prefix, nodes: intFlag(flags, 'nodes', 2), podsPerNode: intFlag(flags, 'pods', 2) });
-  console.log(`lab "${prefix}" up: ${plan.nodes.length} nodes, inventory ${inventoryPath}`);
+  const { plan, inventoryPath } = await labUp({
+    prefix,
+    nodes: intFlag(flags, 'nodes', 2),
+    podsPerNode: intFlag(flags, 'pods', 2),
+    delayMs: intFlag(flags, 'delay-ms', 0),
+  });
+  console.log(`lab "${prefix}" up: ${plan.nodes.length} nodes, inventory ${inventoryPath}${plan.delayMs ? `, ${plan.delayMs} ms one-way delay between nodes` : ''}`);
   const urls = plan.nodes.map((n, i) => {
     const url = `http://127.0.0.1:${basePort + i}`;
     spawn(process.execPath, [CLI, 'agent', '--node', n.name, '--netns', n.netns, '--inventory', inventoryPath, '--listen', `127.0.0.1:${basePort + i}`, '--sample', flags.values['sample'] ?? '1']);

@@ -2,16 +2,18 @@
  * @module `hopscope lab up|down|status`: the simulated cluster.
  */
 import { defaultInventoryPath, labDown, labStatus, labUp } from '../lab/lab.js';
-import { LAB_DEFAULTS } from '../lab/lab-plan.js';
+import { LAB_DEFAULTS, LAB_MAX_DELAY_MS } from '../lab/lab-plan.js';
 import { intFlag, parseFlags, UsageError } from './parse-flags.js';
 
-export const LAB_USAGE = `usage: hopscope lab up|down|status [--prefix P] [--nodes N] [--pods M] [--inventory FILE]
-  up      build N nodes (default 2) with M pods each (default 2) in network namespaces named P... (default "hs")
-  down    remove every namespace of prefix P and its inventory file
-  status  list the namespaces of prefix P and the inventory`;
+export const LAB_USAGE = `usage: hopscope lab up|down|status [--prefix P] [--nodes N] [--pods M] [--delay-ms D] [--inventory FILE]
+  up      build N nodes (default 2) with M pods each (default 2) in network namespaces named P... (default "hs");
+          --delay-ms D (0 to ${LAB_MAX_DELAY_MS}, default 0) delays every frame between nodes by D ms one way
+          (a lab-only forwarder in the underlay namespace replaces its bridge; it runs until \`lab down\`)
+  down    stop the lab's delay forwarder, remove every namespace of prefix P and its inventory file
+  status  list the namespaces of prefix P, the inventory and the delay forwarder`;
 
 export async function labCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'inventory'] });
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'inventory'] });
   const action = flags.positionals[0];
   const prefix = flags.values['prefix'] ?? LAB_DEFAULTS.prefix;
   const inventory = flags.values['inventory'] ?? defaultInventoryPath(prefix);
@@ -19,9 +21,13 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
     case 'up': {
       const nodes = intFlag(flags, 'nodes', LAB_DEFAULTS.nodes);
       const pods = intFlag(flags, 'pods', LAB_DEFAULTS.podsPerNode);
+      const delayMs = intFlag(flags, 'delay-ms', 0);
       const started = Date.now();
-      const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods }, inventory);
+      const { plan, inventoryPath, forwarderPid } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs }, inventory);
       console.log(`lab "${prefix}" up in ${Date.now() - started} ms: ${plan.nodes.length} nodes x ${pods} pods`);
+      if (forwarderPid !== undefined) {
+        console.log(`  delay ${plan.delayMs} ms one way between nodes: forwarder pid ${forwarderPid} in netns ${plan.underlayNetns}`);
+      }
       for (const n of plan.nodes) {
         console.log(`  ${n.name}  netns ${n.netns}  podCIDR ${n.podCIDR}  uplink ${n.internalIP}`);
         for (const p of n.pods) console.log(`    ${p.name}  netns ${p.netns}  ip ${p.ip}  veth ${p.hostVeth}`);
@@ -42,6 +48,10 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
       }
       console.log(`lab "${prefix}": ${s.namespaces.length} namespaces: ${s.namespaces.join(' ')}`);
       console.log(s.inventory ? `inventory: ${s.inventoryPath}` : `inventory: missing (${s.inventoryPath})`);
+      const f = s.forwarder;
+      if (!f) console.log('delay: none (the underlay is the bridge sw0)');
+      else if (f.running) console.log(`delay: ${f.delayMs ?? '?'} ms one way, forwarder running (pid ${f.pid}, log ${f.logPath})`);
+      else console.log(`delay: forwarder NOT running (pid ${f.pid} from ${f.pidPath} is gone; see ${f.logPath}): nodes cannot reach each other`);
       return 0;
     }
     default:

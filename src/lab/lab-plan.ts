@@ -9,6 +9,11 @@ export interface LabOptions {
   readonly prefix: string;
   readonly nodes: number;
   readonly podsPerNode: number;
+  /**
+   * One-way delay in milliseconds added to every frame between nodes (0, the default: none). This kernel has no
+   * netem, so a delay replaces the underlay bridge `sw0` with a lab-only forwarder (delay-forwarder.py).
+   */
+  readonly delayMs?: number;
 }
 
 export interface LabPod {
@@ -36,11 +41,17 @@ export interface LabPlan {
   readonly prefix: string;
   readonly underlayNetns: string;
   readonly underlayCidrLength: number;
+  /** One-way delay between nodes in ms; 0: the underlay is the bridge `sw0`, otherwise the delay forwarder. */
+  readonly delayMs: number;
   readonly nodes: readonly LabNode[];
 }
 
 export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
 export const LAB_POD_NAMESPACE = 'default';
+/** Where lab inventories and the delay forwarder's pid and log files live. */
+export const LAB_STATE_DIR = '/run/hopscope';
+/** Upper bound of --delay-ms: more is no longer a network, and the forwarder would hold too much. */
+export const LAB_MAX_DELAY_MS = 1000;
 
 export class LabOptionError extends Error {
   override readonly name = 'LabOptionError';
@@ -55,6 +66,9 @@ export function validateLabOptions(o: LabOptions): LabOptions {
   }
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 0 || o.podsPerNode > 200) {
     throw new LabOptionError(`--pods ${o.podsPerNode}: must be an integer from 0 to 200`);
+  }
+  if (o.delayMs !== undefined && (!Number.isInteger(o.delayMs) || o.delayMs < 0 || o.delayMs > LAB_MAX_DELAY_MS)) {
+    throw new LabOptionError(`--delay-ms ${o.delayMs}: must be an integer from 0 to ${LAB_MAX_DELAY_MS} (milliseconds, one way)`);
   }
   return o;
 }
@@ -79,7 +93,7 @@ export function planLab(options: LabOptions): LabPlan {
       pods,
     });
   }
-  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, nodes };
+  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes };
 }
 
 export function inventoryOf(plan: LabPlan): InventoryData {
@@ -99,6 +113,32 @@ export function namespacesOf(plan: LabPlan): string[] {
 /** Whether a namespace name belongs to a lab with this prefix (so `lab down` removes leftovers of any size). */
 export function isLabNamespace(prefix: string, name: string): boolean {
   return name === `${prefix}u` || new RegExp(`^${prefix}n\\d+(p\\d+)?$`).test(name);
+}
+
+/**
+ * Commands (for `ip -n UNDERLAY -batch -`) that prepare the underlay before any node exists: the switch is the
+ * bridge `sw0`; with a delay there is no bridge, the delay forwarder is the switch.
+ */
+export function underlayCommands(plan: LabPlan): string[] {
+  return plan.delayMs > 0 ? ['link set lo up'] : ['link set lo up', 'link add sw0 type bridge', 'link set sw0 up'];
+}
+
+/**
+ * Commands (for `ip -n UNDERLAY -batch -`) that connect a node's switch port once its veth exists: a port of
+ * `sw0`, or (with a delay) a lone interface, up, that only the forwarder's packet socket reads and writes.
+ */
+export function switchPortCommands(plan: LabPlan, node: LabNode): string[] {
+  return plan.delayMs > 0 ? [`link set ${node.switchPort} up`] : [`link set ${node.switchPort} master sw0 up`];
+}
+
+/**
+ * The forwarder's command line (`ip netns exec UNDERLAY python3 SCRIPT --delay-ms D PORT...`), or undefined
+ * when the lab has no delay.
+ */
+export function forwarderCommand(plan: LabPlan, script: string): { file: string; args: string[] } | undefined {
+  if (plan.delayMs <= 0) return undefined;
+  const ports = plan.nodes.map((n) => n.switchPort);
+  return { file: 'ip', args: ['netns', 'exec', plan.underlayNetns, 'python3', script, '--delay-ms', String(plan.delayMs), ...ports] };
 }
 
 /** Commands (for `ip -n NETNS -batch -`) that build one node's part, after all namespaces exist. */

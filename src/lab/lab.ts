@@ -1,21 +1,32 @@
 /**
  * @module Builds, inspects and removes the simulated cluster: every node, pod and the underlay switch is a
  * network namespace of the lab's own. The root namespace's network configuration is never touched: veth
- * pairs are created directly inside lab namespaces (`ip -n NS link add ... peer ... netns OTHER`).
+ * pairs are created directly inside lab namespaces (`ip -n NS link add ... peer ... netns OTHER`). With a delay
+ * (`delayMs`), the underlay's switch is the lab-only delay forwarder instead of the bridge `sw0`.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { runCommand } from '../runner/run-command.js';
-import { inventoryOf, isLabNamespace, namespacesOf, nodeCommands, planLab, type LabOptions, type LabPlan } from './lab-plan.js';
+import { forwarderState, startForwarder, stopForwarder, type ForwarderState } from './delay-forwarder.js';
+import { LabError } from './lab-error.js';
+import {
+  inventoryOf,
+  isLabNamespace,
+  LAB_STATE_DIR,
+  namespacesOf,
+  nodeCommands,
+  planLab,
+  switchPortCommands,
+  underlayCommands,
+  type LabOptions,
+  type LabPlan,
+} from './lab-plan.js';
 
-export const LAB_STATE_DIR = '/run/hopscope';
+export { LabError } from './lab-error.js';
+export { LAB_STATE_DIR } from './lab-plan.js';
 
 export function defaultInventoryPath(prefix: string): string {
   return `${LAB_STATE_DIR}/lab-${prefix}.json`;
-}
-
-export class LabError extends Error {
-  override readonly name = 'LabError';
 }
 
 export async function listNetns(): Promise<string[]> {
@@ -27,6 +38,8 @@ export async function listNetns(): Promise<string[]> {
 export interface LabUpResult {
   readonly plan: LabPlan;
   readonly inventoryPath: string;
+  /** The delay forwarder's PID, when the lab has a delay. */
+  readonly forwarderPid?: number;
 }
 
 /** Creates the lab; on any failure removes what it created and rethrows. */
@@ -41,24 +54,29 @@ export async function labUp(options: LabOptions, inventoryPath = defaultInventor
   }
   try {
     for (const ns of namespacesOf(plan)) await runCommand('ip', ['netns', 'add', ns]);
-    await ipBatch(plan.underlayNetns, ['link set lo up', 'link add sw0 type bridge', 'link set sw0 up']);
+    await ipBatch(plan.underlayNetns, underlayCommands(plan));
     for (const node of plan.nodes) {
       for (const part of nodeCommands(plan, node)) await ipBatch(part.netns, part.lines);
-      await ipBatch(plan.underlayNetns, [`link set ${node.switchPort} master sw0 up`]);
+      await ipBatch(plan.underlayNetns, switchPortCommands(plan, node));
       await runCommand('ip', ['netns', 'exec', node.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     }
+    const forwarderPid = plan.delayMs > 0 ? await startForwarder(plan) : undefined;
     mkdirSync(dirname(inventoryPath), { recursive: true });
     writeFileSync(inventoryPath, JSON.stringify(inventoryOf(plan), null, 2) + '\n');
-    return { plan, inventoryPath };
+    return forwarderPid === undefined ? { plan, inventoryPath } : { plan, inventoryPath, forwarderPid };
   } catch (cause) {
     await labDown(plan.prefix, inventoryPath).catch(() => undefined);
     throw cause;
   }
 }
 
-/** Removes every namespace of the prefix (whatever size the lab had) and its inventory file. Idempotent. */
+/**
+ * Stops the lab's delay forwarder (by the PID in its pid file), then removes every namespace of the prefix
+ * (whatever size the lab had) and its inventory file. Idempotent.
+ */
 export async function labDown(prefix: string, inventoryPath = defaultInventoryPath(prefix)): Promise<string[]> {
   planLab({ prefix, nodes: 1, podsPerNode: 0 }); // validates the prefix before anything is deleted
+  await stopForwarder(prefix);
   const mine = (await listNetns()).filter((n) => isLabNamespace(prefix, n));
   // pods first, then nodes, then the switch: deleting a namespace deletes its veth ends with it
   mine.sort((a, b) => rank(prefix, a) - rank(prefix, b));
@@ -77,6 +95,8 @@ export interface LabStatus {
   readonly namespaces: string[];
   readonly inventoryPath: string;
   readonly inventory?: unknown;
+  /** The delay forwarder recorded for the prefix (absent: none, the underlay is the bridge sw0). */
+  readonly forwarder?: ForwarderState;
 }
 
 export async function labStatus(prefix: string, inventoryPath = defaultInventoryPath(prefix)): Promise<LabStatus> {
@@ -88,7 +108,14 @@ export async function labStatus(prefix: string, inventoryPath = defaultInventory
   } catch {
     inventory = undefined;
   }
-  return inventory === undefined ? { prefix, namespaces, inventoryPath } : { prefix, namespaces, inventoryPath, inventory };
+  const forwarder = forwarderState(prefix);
+  return {
+    prefix,
+    namespaces,
+    inventoryPath,
+    ...(inventory === undefined ? {} : { inventory }),
+    ...(forwarder === undefined ? {} : { forwarder }),
+  };
 }
 
 async function ipBatch(netns: string, lines: string[]): Promise<void> {
