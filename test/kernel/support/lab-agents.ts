@@ -17,9 +17,9 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export async function startLab(prefix: string, nodes = 2, pods = 2): Promise<TestLab> {
+export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0): Promise<TestLab> {
   await labDown(prefix, `/run/hopscope/test-${prefix}.json`); // leftovers of a killed run
-  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods }, `/run/hopscope/test-${prefix}.json`);
+  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs }, `/run/hopscope/test-${prefix}.json`);
   return { plan, inventoryPath, down: async () => void (await labDown(prefix, inventoryPath)) };
 }
 
@@ -31,8 +31,22 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
+/** A free loopback port (for agents that must know each other's address before they start: --peer). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startAgentProcess(node: string, netns: string, inventoryPath: string, extra: string[] = []): Promise<AgentProcess> {
-  const child = execa(process.execPath, [CLI, 'agent', '--node', node, '--netns', netns, '--inventory', inventoryPath, '--listen', '127.0.0.1:0', ...extra], {
+  const listen = extra.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'];
+  const child = execa(process.execPath, [CLI, 'agent', '--node', node, '--netns', netns, '--inventory', inventoryPath, ...listen, ...extra], {
     reject: false,
     buffer: false,
     stdin: 'ignore',
