@@ -51,7 +51,9 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   console.log(`lab "${prefix}" up: ${plan.nodes.length} nodes, inventory ${inventoryPath}${plan.delayMs ? `, ${plan.delayMs} ms one-way delay between nodes` : ''}`);
   const urls = plan.nodes.map((n, i) => {
     const url = `http://127.0.0.1:${basePort + i}`;
-    spawn(process.execPath, [CLI, 'agent', '--node', n.name, '--netns', n.netns, '--inventory', inventoryPath, '--listen', `127.0.0.1:${basePort + i}`, '--sample', flags.values['sample'] ?? '1']);
+    // every agent knows the others: cross-node traces are stitched and the latency between nodes measured
+    const peers = plan.nodes.flatMap((p, j) => (j === i ? [] : ['--peer', `${p.name}=http://127.0.0.1:${basePort + j}`]));
+    spawn(process.execPath, [CLI, 'agent', '--node', n.name, '--netns', n.netns, '--inventory', inventoryPath, '--listen', `127.0.0.1:${basePort + i}`, '--sample', flags.values['sample'] ?? '1', ...peers]);
     return url;
   });
   await waitReady(urls, 60_000);
@@ -60,9 +62,12 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   console.log('\nhopscope demo is running. Where to look:');
   plan.nodes.forEach((n, i) => {
     console.log(`  ${n.name}: ${urls[i]}/api/v1/traces?limit=5   (hop traces, newest first)`);
-    console.log(`  ${' '.repeat(n.name.length)}  ${urls[i]}/api/v1/flows   ${urls[i]}/metrics   ${urls[i]}/readyz`);
+    console.log(`  ${' '.repeat(n.name.length)}  ${urls[i]}/api/v1/flows   ${urls[i]}/api/v1/bridges   ${urls[i]}/api/v1/peers`);
   });
   console.log('  filters: ?path=same-node|cross-node|same-pod|unrouted  &pod=default/pod-1-1  &min_latency=100us');
+  console.log(`  live web view: ${urls.map((u) => `${u}/`).join('   ')}`);
+  console.log(`  metrics:       ${urls.map((u) => `${u}/metrics`).join('   ')}`);
+  console.log(`  live CLI:      npx hopscope watch ${urls.map((u) => `--agent ${u}`).join(' ')}`);
   console.log('Ctrl-C stops everything.\n');
   const printed = new Set<string>();
   const printer = setInterval(() => void printNew(urls, printed), 2000);
