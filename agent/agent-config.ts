@@ -9,6 +9,10 @@ export interface AgentConfig {
   /** Lab: the node's named network namespace. Absent: this kernel is the node (production). */
   readonly netns?: string;
   readonly inventoryPath?: string;
+  /** --kubernetes: pods and nodes from the API server (in-cluster configuration) instead of --inventory. */
+  readonly kubernetes?: boolean;
+  /** With --kubernetes, outside a pod: a kubeconfig file instead of the in-cluster configuration. */
+  readonly kubeconfig?: string;
   readonly host: string;
   readonly port: number;
   /** Kernel-side sampling modulus: 1 traces every packet (ICMP and TCP SYN/FIN/RST are always traced). */
@@ -50,10 +54,14 @@ export interface AgentFlags {
   'max-stream-clients'?: string;
   'focus-budget'?: string;
   'test-clock-offset-ms'?: string;
+  kubeconfig?: string;
 }
 
 export interface AgentSwitches {
   readonly insecureListen: boolean;
+  readonly kubernetes?: boolean;
+  /** With --kubernetes, outside a pod: a kubeconfig file instead of the in-cluster configuration. */
+  readonly kubeconfig?: string;
   readonly allowOrigins: readonly string[];
   readonly peers?: readonly string[];
 }
@@ -64,6 +72,8 @@ export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { i
   if (flags.netns !== undefined && (!/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns) || /^\.+$/.test(flags.netns))) {
     throw new ConfigError(`--netns "${flags.netns}" is not a namespace name`);
   }
+  if (switches.kubernetes && flags.inventory !== undefined) throw new ConfigError('--kubernetes and --inventory FILE both say where pods and nodes come from: give one');
+  if (flags.kubeconfig !== undefined && !switches.kubernetes) throw new ConfigError('--kubeconfig FILE is for --kubernetes: add --kubernetes');
   const { host, port } = parseListen(flags.listen ?? DEFAULT_LISTEN);
   const sample = flags.sample === undefined ? DEFAULT_SAMPLE : wholeNumber(flags.sample);
   if (!Number.isInteger(sample) || sample < 1 || sample > 1_000_000) throw new ConfigError(`--sample ${flags.sample}: must be an integer from 1 (every packet) to 1000000`);
@@ -94,6 +104,8 @@ export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { i
     clockSkewMs,
     ...(flags.netns !== undefined ? { netns: flags.netns } : {}),
     ...(flags.inventory !== undefined ? { inventoryPath: flags.inventory } : {}),
+    ...(switches.kubernetes ? { kubernetes: true } : {}),
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
     host,
     port,
     sample,

@@ -10,6 +10,8 @@ import { DropReasons } from '../src/decode/drop-reasons.js';
 import { createApp, listen, type Readiness } from '../src/export/http-server.js';
 import { AgentMetrics } from '../src/export/metrics.js';
 import { Inventory, loadInventoryFile } from '../src/inventory/inventory.js';
+import { KubeInventory } from '../src/kubernetes/kube-inventory.js';
+import { kubeConfigFromFile } from '../src/kubernetes/in-cluster-config.js';
 import { FlowTable } from '../src/model/flow-table.js';
 import { NodeCounters } from '../src/model/node-counters.js';
 import { readFdb } from '../src/scope/read-fdb.js';
@@ -46,10 +48,16 @@ export type Log = (message: string) => void;
 export async function startAgent(config: AgentConfig, log: Log = (m) => console.error(m)): Promise<RunningAgent> {
   // configuration first: bad options fail before anything starts
   const token = config.tokenFile === undefined ? undefined : readTokenFile(config.tokenFile);
-  const inventory = config.inventoryPath ? loadInventoryFile(config.inventoryPath) : Inventory.empty();
-  if (config.inventoryPath && !inventory.node(config.node)) {
-    throw new ConfigError(`--node ${config.node}: not in the inventory ${config.inventoryPath} (nodes: ${inventory.data.nodes.map((n) => n.name).join(', ') || 'none'})`);
+  const fileInventory = config.inventoryPath ? loadInventoryFile(config.inventoryPath) : Inventory.empty();
+  if (config.inventoryPath && !fileInventory.node(config.node)) {
+    throw new ConfigError(`--node ${config.node}: not in the inventory ${config.inventoryPath} (nodes: ${fileInventory.data.nodes.map((n) => n.name).join(', ') || 'none'})`);
   }
+  // --kubernetes: throws a KubeAccessError naming what is missing when there is no in-cluster configuration;
+  // watches from kube.start() below (current() is empty until the first list, status() says so)
+  const kube = config.kubernetes
+    ? new KubeInventory({ node: config.node, log, ...(config.kubeconfig ? { kubeConfig: kubeConfigFromFile(config.kubeconfig) } : {}) })
+    : undefined;
+  const inventory = (): Inventory => kube?.current() ?? fileInventory;
   if (config.netns && !existsSync(`/run/netns/${config.netns}`)) {
     throw new ConfigError(`--netns ${config.netns}: no such network namespace (ip netns list shows the named ones)`);
   }
@@ -66,13 +74,15 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     node: config.node,
     bridgeName: config.bridgeName,
     scope,
-    inventory: () => inventory,
+    inventory,
     dropReasons,
     requestRescan: () => rescanSoon(),
   });
   await seedFdb(counters, config, log);
   const traces = new TraceStore();
   const flows = new FlowTable();
+  // a deleted pod's per-pod state (its flows) goes with it
+  kube?.onPodDeleted((p) => flows.forgetAddress(p.ip));
   // the probe set is created below; until then nothing can be attached
   let probes: ProbeSet | undefined;
   const focus = new TraceFocus({
@@ -87,7 +97,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     focus,
     podIp: (pod) => {
       const [namespace, name] = pod.split('/');
-      return inventory.data.pods.find((p) => p.namespace === namespace && p.name === name)?.ip;
+      return inventory().data.pods.find((p) => p.namespace === namespace && p.name === name)?.ip;
     },
   });
   const offsets = new ClockOffsetEstimator();
@@ -114,7 +124,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   const assembler = new TraceAssembler({
     node: config.node,
     scope,
-    inventory: () => inventory,
+    inventory,
     clock,
     dropReasons,
     timeoutNs: config.traceTimeoutMs * 1e6,
@@ -167,13 +177,19 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     },
   });
   const probeSet = probes;
-  const readiness = (): Readiness => probeSet.readiness();
+  const readiness = (): Readiness => {
+    const r = probeSet.readiness();
+    if (!kube) return r;
+    const k = kube.status();
+    return { ...r, ready: r.ready && k.ready, reasons: [...r.reasons, ...k.reasons] };
+  };
 
   const bridges = () => [{ name: config.bridgeName, entries: counters.fdb.list(), counters: { ...counters.fdb.counts, ...counters.frames } }];
   const app = createApp({ node: config.node, traces, flows, metrics, readiness, bridges, peers: peerViews, ...(token !== undefined ? { token } : {}) });
   const { server, url } = await listen(app, config.host, config.port);
   attachStream(server, hub, { ...(token !== undefined ? { token } : {}), allowedOrigins: config.allowedOrigins, maxClients: config.maxStreamClients });
   probeSet.start();
+  kube?.start();
 
   links.start();
   const tick = setInterval(() => {
@@ -211,6 +227,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   const stop = () =>
     (stopped ??= (async () => {
       hub.close(1001, 'agent stopping');
+      await kube?.stop();
       focus.expire();
       clearInterval(refresh);
       clearInterval(fdbResync);

@@ -34,7 +34,9 @@ if [ "$(id -u)" = 0 ] && [ ! -d /sys/kernel/tracing/events ]; then
   mount -t tracefs nodev /sys/kernel/tracing
 fi
 
-if [ ! -d node_modules/execa ] || [ ! -d node_modules/vitest ] || [ ! -d node_modules/playwright-core ]; then
+# npm records what it installed in node_modules/.package-lock.json: install when that is missing or older
+# than the lockfile (a fresh clone, or dependencies changed since)
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund
 fi
 if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src agent -newer dist/src/cli/main.js -name '*.ts' -print -quit)" ]; then

@@ -5,10 +5,12 @@ import { agentConfigFrom, type AgentFlags } from '../../agent/agent-config.js';
 import { startAgent } from '../../agent/agent.js';
 import { parseFlags } from './parse-flags.js';
 
-export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [--inventory FILE] [--listen HOST:PORT] [--sample N]
+export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [--inventory FILE | --kubernetes] [--listen HOST:PORT] [--sample N]
   --node       the node this agent watches (required)
   --netns      lab: the node's network namespace; without it this kernel is the node
   --inventory  nodes (Pod CIDRs) and pods (IPs) as JSON; see README
+  --kubernetes pods of this node and all nodes from the API server, in a pod (docs/deploy.md)
+  --kubeconfig FILE    with --kubernetes outside a pod: the cluster and credentials to use
   --listen     HTTP address (default 127.0.0.1:9940)
   --sample     trace 1 in N flows by a symmetric hash (default 64; 1 = every packet); ICMP and TCP SYN/FIN/RST always
   --token-file  a file holding the bearer token that /api/* and the stream require
@@ -20,12 +22,13 @@ export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [-
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, {
-    values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'bridge', 'trace-timeout', 'token-file', 'max-stream-clients', 'focus-budget', 'test-clock-offset-ms'],
+    values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'bridge', 'trace-timeout', 'token-file', 'max-stream-clients', 'focus-budget', 'test-clock-offset-ms', 'kubeconfig'],
     repeatable: ['allow-origin', 'peer'],
-    booleans: ['insecure-listen'],
+    booleans: ['insecure-listen', 'kubernetes'],
   });
   const config = agentConfigFrom(flags.values as AgentFlags, {
     insecureListen: flags.booleans.has('insecure-listen'),
+    kubernetes: flags.booleans.has('kubernetes'),
     allowOrigins: flags.lists['allow-origin'] ?? [],
     peers: flags.lists['peer'] ?? [],
   });

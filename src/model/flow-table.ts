@@ -83,6 +83,21 @@ export class FlowTable {
     return out;
   }
 
+  /**
+   * Forgets every flow whose source or destination is `ip` (a deleted pod's address): its per-pod state goes
+   * with the pod, and a later pod given the same address starts clean. Returns how many flows were removed.
+   */
+  forgetAddress(ip: string): number {
+    let removed = 0;
+    for (const [key, f] of this.flows) {
+      if (f.src.ip === ip || f.dst.ip === ip) {
+        this.flows.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   private evictOldest(): void {
     const oldest = this.flows.keys().next();
     if (!oldest.done) {

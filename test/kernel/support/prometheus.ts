@@ -292,3 +292,12 @@ export async function promtoolCheckRules(files: string[]): Promise<{ ok: boolean
   const r = await execa(PROMTOOL, ['check', 'rules', ...files], { reject: false, all: true, timeout: 30_000 });
   return { ok: r.exitCode === 0, output: r.all || (r.message ?? '') };
 }
+
+/**
+ * `promtool test rules FILE…` (rule unit tests: input series, expected firing alerts with labels and annotations).
+ * ok when it exits 0; output is its stdout and stderr together (on failure: each failed case, expected vs got).
+ */
+export async function promtoolTestRules(testFiles: string[], cwd?: string): Promise<{ ok: boolean; output: string }> {
+  const r = await execa(PROMTOOL, ['test', 'rules', ...testFiles], { reject: false, all: true, timeout: 60_000, ...(cwd ? { cwd } : {}) });
+  return { ok: r.exitCode === 0, output: r.all || (r.message ?? '') };
+}
