@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listNetns, labDown } from '../../src/lab/lab.js';
 import { isLabNamespace } from '../../src/lab/lab-plan.js';
-import { bpfPrograms, CLI, isAlive, traces, waitFor } from './support/lab-agents.js';
+import { bpfProgramIds, CLI, isAlive, traces, waitFor } from './support/lab-agents.js';
 
 const PREFIX = 'hkd';
 const PORT = 19940;
@@ -30,7 +30,7 @@ async function descendants(pid: number): Promise<number[]> {
 
 describe('hopscope demo', () => {
   it('shows live traces and removes everything on Ctrl-C', async () => {
-    const programsBefore = (await bpfPrograms()).length;
+    const programsBefore = await bpfProgramIds();
     const demo = execa(process.execPath, [CLI, 'demo', '--prefix', PREFIX, '--port', String(PORT)], { reject: false, all: true, buffer: true });
     let output = '';
     demo.all?.on('data', (d: Buffer) => (output += d.toString()));
@@ -45,6 +45,8 @@ describe('hopscope demo', () => {
       expect(found.has('cross-node')).toBe(true);
       await waitFor(async () => /\[node-\d\] (ICMP|TCP) /.test(output), 10_000, 'traces printed live');
       const children = await descendants(demo.pid!);
+      const demoPrograms = [...(await bpfProgramIds())].filter((id) => !programsBefore.has(id));
+      expect(demoPrograms.length).toBeGreaterThan(0);
       expect(children.length).toBeGreaterThanOrEqual(6);
       demo.kill('SIGINT');
       const result = await demo;
@@ -52,7 +54,10 @@ describe('hopscope demo', () => {
       expect(output).toContain('nothing left behind');
       expect((await listNetns()).filter((n) => isLabNamespace(PREFIX, n))).toEqual([]);
       await waitFor(async () => children.every((p) => !isAlive(p)), 5000, 'every process the demo started to exit');
-      await waitFor(async () => (await bpfPrograms()).length === programsBefore, 5000, 'every BPF program of the demo to be unloaded');
+      await waitFor(async () => {
+        const now = await bpfProgramIds();
+        return demoPrograms.every((id) => !now.has(id));
+      }, 5000, 'every BPF program of the demo to be unloaded');
     } finally {
       if (demo.exitCode === null) demo.kill('SIGKILL');
     }

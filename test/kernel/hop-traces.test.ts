@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultPromise } from 'execa';
 import type { Trace } from '../../src/trace/trace.js';
 import {
-  bpfPrograms, childPids, hopSequence, isAlive, nsExec, startAgentProcess, startLab, TCP_ECHO, tracepointPrograms, traces, waitFor, waitForTraces,
+  bpfProgramIds, bpfPrograms, childPids, hopSequence, isAlive, nsExec, startAgentProcess, startLab, TCP_ECHO, tracepointPrograms, traces, waitFor, waitForTraces,
   type AgentProcess, type TestLab,
 } from './support/lab-agents.js';
 import { execa } from 'execa';
@@ -154,14 +154,19 @@ describe('hop traces in a 2x2 lab', () => {
 
   it('SIGKILL of the agent takes its bpftrace children and their BPF programs with it', async () => {
     const before = await bpfPrograms();
+    const idsBefore = await bpfProgramIds();
     const doomed = await startAgentProcess('node-1', `${PREFIX}n1`, lab!.inventoryPath);
     const children = await childPids(doomed.pid);
     expect(children).toHaveLength(PROBE_GROUPS.length);
     const tracepoints = PROBE_GROUPS.reduce((n, g) => n + g.tracepoints.length, 0);
     expect((await tracepointPrograms()).length).toBe(before.filter((p) => p.startsWith('tracepoint:')).length + tracepoints);
+    const theirs = [...(await bpfProgramIds())].filter((id) => !idsBefore.has(id));
     process.kill(doomed.pid, 'SIGKILL');
     await waitFor(async () => children.every((pid) => !isAlive(pid)), 5000, 'bpftrace children to exit');
     // every program of theirs (tracepoints, the interval timer, BEGIN/END) is gone
-    await waitFor(async () => (await bpfPrograms()).length === before.length, 5000, 'BPF programs to be unloaded');
+    await waitFor(async () => {
+      const now = await bpfProgramIds();
+      return theirs.every((id) => !now.has(id));
+    }, 5000, 'BPF programs to be unloaded');
   });
 });

@@ -130,6 +130,12 @@ export async function bpfPrograms(): Promise<string[]> {
   return (JSON.parse(out.stdout || '[]') as { type: string; name?: string }[]).map((p) => `${p.type}:${p.name ?? ''}`);
 }
 
+/** IDs of the loaded BPF programs: compare sets, so programs others load meanwhile do not matter. */
+export async function bpfProgramIds(): Promise<Set<number>> {
+  const out = await execa('bpftool', ['prog', 'show', '-j']);
+  return new Set((JSON.parse(out.stdout || '[]') as { id: number }[]).map((p) => p.id));
+}
+
 /** The loaded tracepoint BPF programs. */
 export async function tracepointPrograms(): Promise<string[]> {
   return (await bpfPrograms()).filter((p) => p.startsWith('tracepoint:'));
