@@ -20,6 +20,7 @@ const state = {
   received: 0,
   lost: 0,
   filter: {},
+  cluster: false,
   generation: 0, // bumps on each filter change; late REST answers for an older filter are ignored
   backoffMs: BACKOFF_MIN_MS,
   retryTimer: 0,
@@ -30,6 +31,9 @@ const state = {
 
 function connect() {
   clearTimeout(state.retryTimer);
+  const previous = state.ws;
+  state.ws = null; // its close handler then does nothing
+  previous?.close();
   const url = new URL('api/v1/stream', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -61,7 +65,7 @@ async function upgradeFailed() {
   }
   if (status === 401) return needToken(sessionStorage.getItem(TOKEN_KEY) ? 'the agent rejected this token' : '');
   if (status === 403) return retry('the agent refused this page (origin not allowed)');
-  retry(status ? `stream refused (HTTP ${status} on the API)` : 'agent unreachable');
+  retry(status ? 'the agent refused the stream (too many clients?)' : 'agent unreachable');
 }
 
 function retry(why) {
@@ -86,7 +90,8 @@ function setStatus(kind, text) {
 
 function sendFilter() {
   if (state.ws?.readyState !== WebSocket.OPEN) return;
-  state.ws.send(JSON.stringify({ filter: state.filter }));
+  // scope "cluster": this agent's traces and those its peer agents stream to it (every node through one agent)
+  state.ws.send(JSON.stringify({ filter: state.filter, scope: state.cluster ? 'cluster' : 'node' }));
   const fs = $('filter-state');
   fs.dataset.state = 'pending';
   fs.className = 'muted';
@@ -108,7 +113,10 @@ function onMessage(text) {
       break;
     case 'subscribed': {
       const fs = $('filter-state');
-      const words = Object.entries(m.filter ?? {}).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`);
+      // `filter` as the server parsed it; `limit` does not apply to the stream
+      const words = Object.entries(m.filter ?? {})
+        .filter(([k, v]) => k !== 'limit' && v !== undefined && v !== null)
+        .map(([k, v]) => (k.endsWith('_ns') ? `${k.slice(0, -3)}=${fmtNs(v)}` : `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`));
       fs.dataset.state = 'subscribed';
       fs.className = 'muted';
       fs.textContent = `showing ${words.length ? words.join(' ') : 'everything'}`;
@@ -363,9 +371,11 @@ function base64url(text) {
 // ---- wiring -------------------------------------------------------------------------------------------------
 
 function init() {
-  // filters from the URL hash (shareable links), e.g. #pod=default%2Fpod-1-1&path=cross-node
-  const fromHash = new URLSearchParams(location.hash.slice(1));
-  for (const el of $('filters').elements) if (el.name && fromHash.has(el.name)) el.value = fromHash.get(el.name);
+  // filters from the URL (shareable links, Grafana panel links): the query string, e.g.
+  // ?pod=default%2Fpod-1-1&path=cross-node, then the hash, which the page itself keeps current
+  for (const params of [new URLSearchParams(location.search), new URLSearchParams(location.hash.slice(1))]) {
+    for (const el of $('filters').elements) if (el.name && params.has(el.name)) el.value = params.get(el.name);
+  }
   for (const el of $('filters').elements) if (el.name && el.value.trim()) state.filter[el.name] = el.value.trim();
 
   let debounce = 0;
@@ -374,6 +384,12 @@ function init() {
     debounce = setTimeout(applyFilter, 400); // also keeps subscriptions far under the server's 5 per second
   });
   $('filters').addEventListener('submit', (e) => e.preventDefault());
+  $('f-cluster').checked = new URLSearchParams(location.search).get('scope') === 'cluster';
+  state.cluster = $('f-cluster').checked;
+  $('f-cluster').addEventListener('change', () => {
+    state.cluster = $('f-cluster').checked;
+    sendFilter();
+  });
 
   $('pause').addEventListener('click', () => {
     state.paused = !state.paused;
