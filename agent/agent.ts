@@ -5,7 +5,6 @@
 import type { Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { SystemWallClock } from '../src/clock/wall-clock.js';
-import { decodeLine } from '../src/decode/decode-line.js';
 import { DropReasons } from '../src/decode/drop-reasons.js';
 import { createApp, listen, type Readiness } from '../src/export/http-server.js';
 import { AgentMetrics } from '../src/export/metrics.js';
@@ -25,7 +24,7 @@ import { TraceAssembler } from '../src/trace/trace-assembler.js';
 import { readTokenFile } from '../src/export/auth.js';
 import { ClockOffsetEstimator } from '../src/cross/clock-offset.js';
 import { CrossNodeJoiner } from '../src/cross/cross-node-joiner.js';
-import { PeerLinks } from '../src/peers/peer-links.js';
+import { PeerLinks, peersFromNodes } from '../src/peers/peer-links.js';
 import type { Trace } from '../src/trace/trace.js';
 import { sendFocusCommand } from '../src/focus/kill-channel.js';
 import { TraceFocus } from '../src/focus/trace-focus.js';
@@ -33,7 +32,7 @@ import { attachStream } from '../src/stream/attach-stream.js';
 import { StreamHub } from '../src/stream/stream-hub.js';
 import { ConfigError, type AgentConfig } from './agent-config.js';
 import { ProbeSet } from './probe-set.js';
-import { routeEvent } from './route-event.js';
+import { probeLineHandler } from './probe-lines.js';
 
 export const VERSION = '0.1.0';
 
@@ -165,16 +164,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       if (group === 'hops' && state === 'starting') counters.onProbeRestart();
       if (group === 'hops' && state === 'attached') focus.reapply();
     },
-    onLine: (group, line) => {
-      if (line === '') return; // bpftrace separates printed maps with blank lines
-      const labels = { probe: group };
-      const r = decodeLine(line);
-      if (!r.ok) {
-        metrics.decodeErrors.inc(labels);
-        return;
-      }
-      if (routeEvent(r.event, { assembler, counters, lost: (n) => metrics.eventsLost.inc(labels, n) })) metrics.events.inc(labels);
-    },
+    onLine: probeLineHandler(metrics, { assembler, counters }),
   });
   const probeSet = probes;
   const readiness = (): Readiness => {
@@ -192,6 +182,9 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   kube?.start();
 
   links.start();
+  // with --kubernetes and no --peer: every other node's agent, at its InternalIP (hostNetwork) and this port
+  const discoverPeers = kube && config.peers.length === 0 ? () => links.setPeers(peersFromNodes(inventory().data.nodes, config.node, config.port)) : undefined;
+  const peerRefresh = discoverPeers ? setInterval(discoverPeers, 5000) : undefined;
   const tick = setInterval(() => {
     assembler.tick(clock.nowMonoNs());
     joiner.tick();
@@ -230,6 +223,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
       await kube?.stop();
       focus.expire();
       clearInterval(refresh);
+      if (peerRefresh) clearInterval(peerRefresh);
       clearInterval(fdbResync);
       if (rescanTimer) clearTimeout(rescanTimer);
       await probeSet.stop();
