@@ -83,6 +83,10 @@ export class ProbeSet {
     }));
     const down = states.filter((s) => s.state !== 'attached').map((s) => `probe group ${s.name} is ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
     const hopsUp = states.some((s) => s.name === 'hops' && s.state === 'attached');
-    return { ready: hopsUp && down.length === 0, reasons: [...this.unavailable.map((u) => u.why), ...down], probes: states };
+    // a group running without some of its tracepoints is up, but says what it cannot see
+    const partial = this.running
+      .filter((r) => r.composed.missing.length > 0)
+      .map((r) => `probe group ${r.composed.group.name} runs without tracepoint(s) ${r.composed.missing.join(', ')} (missing on this kernel)`);
+    return { ready: hopsUp && down.length === 0, reasons: [...this.unavailable.map((u) => u.why), ...partial, ...down], probes: states };
   }
 }

@@ -16,6 +16,7 @@ command -v python3 >/dev/null || need+=(python3) # the lab's delay forwarder (la
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
+command -v iperf3 >/dev/null || need+=(iperf3) # npm run bench: packet-path cost
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "hopscope: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2

@@ -2,7 +2,7 @@
  * @module Per-flow summaries (directional 5-tuple): packets traced, path, hop sequence, outcomes and latency
  * statistics. Bounded: at capacity the least recently seen flow is evicted and counted.
  */
-import type { Endpoint, Outcome, PathKind, Trace } from '../trace/trace.js';
+import type { Endpoint, Hop, Outcome, PathKind, Trace } from '../trace/trace.js';
 
 export interface FlowSummary {
   readonly key: string;
@@ -19,9 +19,38 @@ export interface FlowSummary {
   last_seen: string;
 }
 
+/**
+ * One flow as the table keeps it: flat fields (integers where they fit) instead of the nested objects of
+ * FlowSummary, which list() builds on demand. The hop sequence is shared between flows (interned).
+ */
+class FlowEntry {
+  packets = 0;
+  delivered = 0;
+  forwarded = 0;
+  dropped = 0;
+  routeMiss = 0;
+  inFlight = 0;
+  latencySum = 0;
+  constructor(
+    readonly key: string,
+    readonly src: Endpoint,
+    readonly dst: Endpoint,
+    readonly protocol: string,
+    public path: PathKind,
+    public hopSequence: string,
+    public latencyMin: number,
+    public latencyMax: number,
+    public latencyLast: number,
+    readonly firstSeen: string,
+    public lastSeen: string,
+  ) {}
+}
+
 export class FlowTable {
-  private readonly flows = new Map<string, FlowSummary & { latencySum: number }>();
+  private readonly flows = new Map<string, FlowEntry>();
   evicted = 0;
+  /** Where eviction goes on: the least recently seen flow (see evictOldest). */
+  private order: Iterator<string> = this.flows.keys();
 
   constructor(readonly capacity = 65_536) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
@@ -33,40 +62,41 @@ export class FlowTable {
 
   record(t: Trace): void {
     const key = `${t.protocol} ${t.src.ip}:${t.src.port ?? 0} > ${t.dst.ip}:${t.dst.port ?? 0}`;
-    const seen = t.hops[t.hops.length - 1]?.t ?? '0';
-    const sequence = t.hops.map((h) => `${h.kind}:${h.direction}`).join('>');
+    const hops = t.hops;
+    const seen = hops[hops.length - 1]?.t ?? '0';
+    const sequence = hopSequence(hops);
     let f = this.flows.get(key);
     if (f) {
       this.flows.delete(key); // re-insert: Map order is recency order
+      f.path = t.path;
+      f.hopSequence = sequence;
+      if (t.latency_ns < f.latencyMin) f.latencyMin = t.latency_ns;
+      if (t.latency_ns > f.latencyMax) f.latencyMax = t.latency_ns;
+      f.lastSeen = seen;
     } else {
       if (this.flows.size >= this.capacity) this.evictOldest();
-      f = {
-        key,
-        src: t.src,
-        dst: t.dst,
-        protocol: t.protocol,
-        path: t.path,
-        hop_sequence: sequence,
-        packets: 0,
-        outcomes: {},
-        latency_ns: { min: t.latency_ns, max: t.latency_ns, mean: 0, last: 0 },
-        latencySum: 0,
-        first_seen: t.hops[0]?.t ?? seen,
-        last_seen: seen,
-      };
+      f = new FlowEntry(key, t.src, t.dst, t.protocol, t.path, sequence, t.latency_ns, t.latency_ns, 0, hops[0]?.t ?? seen, seen);
     }
     f.packets++;
-    f.path = t.path;
-    f.hop_sequence = sequence;
-    f.outcomes[t.outcome] = (f.outcomes[t.outcome] ?? 0) + 1;
+    switch (t.outcome) {
+      case 'delivered':
+        f.delivered++;
+        break;
+      case 'forwarded':
+        f.forwarded++;
+        break;
+      case 'dropped':
+        f.dropped++;
+        break;
+      case 'route-miss':
+        f.routeMiss++;
+        break;
+      case 'in-flight':
+        f.inFlight++;
+        break;
+    }
     f.latencySum += t.latency_ns;
-    f.latency_ns = {
-      min: Math.min(f.latency_ns.min, t.latency_ns),
-      max: Math.max(f.latency_ns.max, t.latency_ns),
-      mean: Math.round(f.latencySum / f.packets),
-      last: t.latency_ns,
-    };
-    f.last_seen = seen;
+    f.latencyLast = t.latency_ns;
     this.flows.set(key, f);
   }
 
@@ -75,9 +105,8 @@ export class FlowTable {
     const all = [...this.flows.values()];
     const out: FlowSummary[] = [];
     for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const { latencySum: _sum, ...live } = all[i] as FlowSummary & { latencySum: number };
-      // a copy: callers keep what they were given while the table goes on counting
-      const summary = { ...live, outcomes: { ...live.outcomes }, latency_ns: { ...live.latency_ns } };
+      // a fresh object: callers keep what they were given while the table goes on counting
+      const summary = summaryOf(all[i] as FlowEntry);
       if (match(summary)) out.push(summary);
     }
     return out;
@@ -99,10 +128,70 @@ export class FlowTable {
   }
 
   private evictOldest(): void {
-    const oldest = this.flows.keys().next();
+    // One long-lived iterator: a fresh keys().next() walks over every entry deleted at the front since the
+    // Map's last rehash (V8 leaves holes), which made each eviction cost O(evictions so far): ~18 s per
+    // million new flows at the cap. Every entry before this iterator's position has been evicted, and
+    // re-inserted (recent) flows go to the end, so it always points at the least recently seen flow.
+    let oldest = this.order.next();
+    if (oldest.done) {
+      this.order = this.flows.keys();
+      oldest = this.order.next();
+    }
     if (!oldest.done) {
       this.flows.delete(oldest.value);
       this.evicted++;
     }
   }
+}
+
+function summaryOf(f: FlowEntry): FlowSummary {
+  const outcomes: Partial<Record<Outcome, number>> = {};
+  if (f.delivered) outcomes.delivered = f.delivered;
+  if (f.forwarded) outcomes.forwarded = f.forwarded;
+  if (f.dropped) outcomes.dropped = f.dropped;
+  if (f.routeMiss) outcomes['route-miss'] = f.routeMiss;
+  if (f.inFlight) outcomes['in-flight'] = f.inFlight;
+  return {
+    key: f.key,
+    src: f.src,
+    dst: f.dst,
+    protocol: f.protocol,
+    path: f.path,
+    hop_sequence: f.hopSequence,
+    packets: f.packets,
+    outcomes,
+    latency_ns: { min: f.latencyMin, max: f.latencyMax, mean: Math.round(f.latencySum / f.packets), last: f.latencyLast },
+    first_seen: f.firstSeen,
+    last_seen: f.lastSeen,
+  };
+}
+
+/** Hop kinds and directions as one digit each (1..10), so a sequence is a number to intern its text by. */
+const KIND_DIGIT: Readonly<Record<string, number>> = { pod: 1, veth: 3, bridge: 5, overlay: 7, uplink: 9 };
+const SEQUENCES = new Map<number, string>();
+
+/** `kind:direction>kind:direction...`, one shared string per distinct sequence. */
+function hopSequence(hops: readonly Hop[]): string {
+  let code = 0;
+  if (hops.length <= 14) {
+    for (const h of hops) {
+      const k = KIND_DIGIT[h.kind];
+      if (k === undefined || (h.direction !== 'egress' && h.direction !== 'ingress')) {
+        code = -1;
+        break;
+      }
+      code = code * 11 + k + (h.direction === 'egress' ? 0 : 1);
+    }
+  } else {
+    code = -1;
+  }
+  let text = code >= 0 ? SEQUENCES.get(code) : undefined;
+  if (text === undefined) {
+    text = hops.map((h) => `${h.kind}:${h.direction}`).join('>');
+    if (code >= 0) {
+      if (SEQUENCES.size >= 4096) SEQUENCES.clear();
+      SEQUENCES.set(code, text);
+    }
+  }
+  return text;
 }

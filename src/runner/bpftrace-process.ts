@@ -4,8 +4,8 @@
  * attached), restarted with backoff when it dies, and stopped cleanly (SIGINT, then SIGKILL). It runs under
  * `setpriv --pdeathsig KILL`, so a SIGKILLed agent takes its bpftrace (and their BPF programs) with it.
  */
-import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
+import { LineSplitter } from './line-splitter.js';
 
 export type ProbeState = 'starting' | 'attached' | 'backoff' | 'stopped' | 'failed';
 
@@ -23,6 +23,8 @@ export interface BpftraceProcessOptions {
   readonly maxBackoffMs?: number;
   /** A child that stayed up this long resets the backoff. */
   readonly stableAfterMs?: number;
+  /** Longest output line kept whole (see LineSplitter); default 64 KiB. */
+  readonly maxLineBytes?: number;
 }
 
 export class BpftraceProcess {
@@ -75,18 +77,24 @@ export class BpftraceProcess {
     this.child = child;
     this.setState('starting', `pid ${child.pid ?? '?'}`);
     const ready = `HOPSCOPE_READY ${this.o.group}`;
-    createInterface({ input: child.stdout as NodeJS.ReadableStream, crlfDelay: Infinity }).on('line', (line) => {
+    // lines end at \n only, and are bounded: a child printing without newlines cannot grow our memory
+    const out = new LineSplitter((line) => {
       if (!attached && line === ready) {
         attached = true;
         this.setState('attached', `pid ${child.pid ?? '?'}`);
       }
       this.o.onLine(line);
-    });
-    createInterface({ input: child.stderr as NodeJS.ReadableStream, crlfDelay: Infinity }).on('line', (line) => {
-      // bpftrace reports kernel-side losses on stdout in 0.17, but some builds print them on stderr
-      if (line.startsWith('Lost ')) this.o.onLine(line);
+    }, this.o.maxLineBytes);
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stdout?.once('end', () => out.end());
+    const err = new LineSplitter((line) => {
+      // bpftrace reports kernel-side losses on stdout in 0.17, but some builds print them on stderr (and newer
+      // ones as a JSON record)
+      if (line.startsWith('Lost ') || line.startsWith('{"type":"lost_events"')) this.o.onLine(line);
       else if (!line.includes('RLIMIT_MEMLOCK') && !line.startsWith('Attaching ')) this.rememberStderr(line);
-    });
+    }, this.o.maxLineBytes);
+    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    child.stderr?.once('end', () => err.end());
     child.once('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;

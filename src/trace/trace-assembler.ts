@@ -68,6 +68,7 @@ export class TraceAssembler {
   private readonly maxOpen: number;
   private sequence = 0;
   private readonly idPrefix: string;
+  private readonly endpoints = new EndpointCache();
 
   constructor(private readonly o: AssemblerOptions) {
     this.timeoutNs = o.timeoutNs ?? 1_000_000_000;
@@ -101,7 +102,7 @@ export class TraceAssembler {
     t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
     const end = terminalOutcome(c.kind, e.direction);
     if (end && (!t.lastHop || e.monoNs < t.lastHop.atMonoNs)) t.lastHop = { outcome: end, atMonoNs: e.monoNs };
-    const early = this.pendingDrops.get(e.skb);
+    const early = this.pendingDrops.size === 0 ? undefined : this.pendingDrops.get(e.skb);
     if (early) {
       const open = t;
       const mine = early.filter((d) => dropBelongs(open, d));
@@ -181,12 +182,14 @@ export class TraceAssembler {
     const inventory = this.o.inventory();
     const first = t.first;
     const firstMono = t.hops[0]?.monoNs ?? first.monoNs;
+    // one clock conversion per trace: every hop's wall time is the first's plus its monotonic distance
+    const wall = new WallTimes(clock.toWallNs(firstMono), firstMono);
     const hops: Hop[] = t.hops.map((h, i) => ({
       node,
       interface: h.ifname,
       kind: h.kind,
       direction: h.direction,
-      t: clock.toWallNs(h.monoNs).toString(),
+      t: wall.text(h.monoNs),
       delta_ns: i === 0 ? 0 : h.monoNs - (t.hops[i - 1] as OpenHop).monoNs,
     }));
     const fate = fateOf(t);
@@ -195,8 +198,8 @@ export class TraceAssembler {
     const trace: Trace = {
       id: this.idPrefix + (++this.sequence).toString(36),
       node,
-      src: endpoint(inventory, first.saddr, first.srcPort, first.protocol),
-      dst: endpoint(inventory, first.daddr, first.dstPort, first.protocol),
+      src: this.endpoints.get(inventory, first.saddr, first.srcPort, first.protocol),
+      dst: this.endpoints.get(inventory, first.daddr, first.dstPort, first.protocol),
       protocol: protocolName(first.protocol),
       path,
       hops,
@@ -247,19 +250,83 @@ function insertByTime(hops: OpenHop[], hop: OpenHop): void {
   hops.splice(i, 0, hop);
 }
 
-function endpoint(inventory: Inventory, ip: string, port: number, protocol: number): Endpoint {
+/**
+ * Endpoints of recent traces, one shared object per (address, port) while the inventory stays the same:
+ * the many flows to one server share its endpoint, and no trace allocates its own. Traces are never mutated.
+ */
+class EndpointCache {
+  private inventory: Inventory | undefined;
+  private readonly byIp = new Map<string, Map<number, Endpoint>>();
+  private size = 0;
+
+  get(inventory: Inventory, ip: string, port: number, protocol: number): Endpoint {
+    if (inventory !== this.inventory || this.size >= 16_384) {
+      this.inventory = inventory;
+      this.byIp.clear();
+      this.size = 0;
+    }
+    const ported = protocol === 6 || protocol === 17;
+    const slot = ported ? port : -1;
+    let ports = this.byIp.get(ip);
+    let e = ports?.get(slot);
+    if (e === undefined) {
+      e = endpoint(inventory, ip, port, ported);
+      if (ports === undefined) {
+        ports = new Map();
+        this.byIp.set(ip, ports);
+      }
+      ports.set(slot, e);
+      this.size++;
+    }
+    return e;
+  }
+}
+
+/** Plain literals (no spreads): one compact shape per case. */
+function endpoint(inventory: Inventory, ip: string, port: number, ported: boolean): Endpoint {
   const pod = inventory.podByIp(ip);
-  const node = pod?.node ?? inventory.nodeOwningIp(ip)?.name;
-  return {
-    ip,
-    ...(protocol === 6 || protocol === 17 ? { port } : {}),
-    ...(pod ? { pod: pod.name, namespace: pod.namespace } : {}),
-    ...(node ? { node } : {}),
-  };
+  if (pod) {
+    return ported
+      ? { ip, port, pod: pod.name, namespace: pod.namespace, node: pod.node }
+      : { ip, pod: pod.name, namespace: pod.namespace, node: pod.node };
+  }
+  const node = inventory.nodeOwningIp(ip)?.name;
+  if (node !== undefined) return ported ? { ip, port, node } : { ip, node };
+  return ported ? { ip, port } : { ip };
+}
+
+/** Wall-clock times of one trace's hops as decimal strings, without BigInt arithmetic per hop. */
+class WallTimes {
+  private readonly high: string;
+  private readonly low: number;
+  constructor(
+    private readonly base: bigint,
+    private readonly baseMono: number,
+  ) {
+    const text = base.toString();
+    // the last 9 digits as a number, the rest as text (wall-clock ns since the epoch has 19 digits)
+    this.high = text.length > 9 && base > 0n ? text.slice(0, -9) : '';
+    this.low = this.high === '' ? 0 : Number(text.slice(-9));
+  }
+
+  text(monoNs: number): string {
+    const d = monoNs - this.baseMono;
+    if (this.high !== '' && Number.isInteger(d)) {
+      const low = this.low + d;
+      if (low >= 0 && low < 1e9) return this.high + String(low).padStart(9, '0');
+    }
+    return (this.base + BigInt(Math.round(d))).toString();
+  }
+}
+
+/** TCP flag names by flags byte, computed once each. */
+const FLAG_NAMES: string[] = [];
+function flagNames(flags: number): string {
+  return (FLAG_NAMES[flags & 0xff] ??= tcpFlagNames(flags & 0xff));
 }
 
 function identityOf(e: HopEvent): PacketIdentity {
-  if (e.protocol === 6) return { ip_id: e.ipId, length: e.length, tcp_flags: tcpFlagNames(e.tcpFlags), tcp_seq: e.seq };
+  if (e.protocol === 6) return { ip_id: e.ipId, length: e.length, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
   if (e.protocol === 1) {
     const echo = e.icmpType === 0 || e.icmpType === 8 ? { icmp_echo: { id: e.seq >>> 16, seq: e.seq & 0xffff } } : {};
     return { ip_id: e.ipId, length: e.length, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
