@@ -82,6 +82,8 @@ describe('bridge FDB learning', () => {
     await execa('ip', ['netns', 'del', pod]);
     await reaches(() => metric(a1.url, 'hopscope_bridge_fdb_deleted_total', NODE1), deleted0 + 1, 'node-1 deleted the pod\'s entries');
 
+    // pod-1-3's MAC went with the deleted port: let the bridge learn it again behind its own port
+    expect((await nsExec(`${PREFIX}n1p3`, 'ping', ['-c', '1', '-W', '2', '10.244.1.11'])).exitCode).toBe(0);
     await settle();
     expect(await learned(a2.url, NODE2)).toBe(before.l2);
     expect(await metric(a2.url, 'hopscope_bridge_fdb_moved_total', NODE2)).toBe(0);
@@ -93,6 +95,8 @@ describe('bridge misses', () => {
     const pod = `${PREFIX}n1p1`;
     await execa('ip', ['netns', 'exec', pod, 'ip', 'neigh', 'replace', '10.244.1.12', 'lladdr', '02:00:5e:10:00:99', 'dev', 'eth0', 'nud', 'permanent']);
     const uu = (url: string, l: Record<string, string>) => metric(url, 'hopscope_bridge_unknown_unicast_total', l);
+    // every pod speaks first, so the bridge knows every MAC: the only unknown destination is the made-up one
+    for (const p of [1, 2, 3]) await nsExec(`${PREFIX}n1p${p}`, 'ping', ['-c', '1', '-W', '1', '10.244.1.1']);
     await settle();
     const b1 = await uu(a1.url, NODE1);
     const b2 = await uu(a2.url, NODE2);
