@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks for hopscope's tests and demo (run by `npm test` and `npm run demo`
-# through pretest/predemo, and by .ci/run): Debian packages (chromium for the web view's browser test), tracefs,
-# npm dependencies, the build.
+# Installs what a fresh machine lacks for hopscope's tests, demo and benchmark (run by `npm test`,
+# `npm run demo` and `npm run bench`, and by .ci/run): Debian packages (chromium for the web view's browser
+# test, iperf3 for the benchmark), tracefs, npm dependencies, the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

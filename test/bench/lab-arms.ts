@@ -102,7 +102,6 @@ export async function startFloor(): Promise<{ readonly child: ResultPromise }> {
   return { child };
 }
 
-export const FLOOR_TRACEPOINTS = (): string[] => PROBE_GROUPS.flatMap((g) => g.tracepoints);
 
 export function startIperfServer(plan: LabPlan): ResultPromise {
   const pod = plan.nodes[1]?.pods[0];
