@@ -9,14 +9,29 @@ import { routeEvent, type EventSinks } from './route-event.js';
 export type ProbeLineHandler = (group: string, line: string) => void;
 
 export function probeLineHandler(metrics: Pick<AgentMetrics, 'events' | 'eventsLost' | 'decodeErrors'>, sinks: Omit<EventSinks, 'lost'>): ProbeLineHandler {
+  // per group, once: this runs for every line, so no label objects or closures are built per event
+  const perGroup = new Map<string, { events: { inc(): void }; decodeErrors: { inc(): void }; sinks: EventSinks }>();
+  const forGroup = (group: string) => {
+    let g = perGroup.get(group);
+    if (!g) {
+      const lost = metrics.eventsLost.labels({ probe: group });
+      g = {
+        events: metrics.events.labels({ probe: group }),
+        decodeErrors: metrics.decodeErrors.labels({ probe: group }),
+        sinks: { ...sinks, lost: (n) => lost.inc(n) },
+      };
+      perGroup.set(group, g);
+    }
+    return g;
+  };
   return (group, line) => {
     if (line === '') return; // bpftrace separates printed maps with blank lines
-    const labels = { probe: group };
+    const g = forGroup(group);
     const r = decodeLine(line);
     if (!r.ok) {
-      metrics.decodeErrors.inc(labels);
+      g.decodeErrors.inc();
       return;
     }
-    if (routeEvent(r.event, { ...sinks, lost: (n) => metrics.eventsLost.inc(labels, n) })) metrics.events.inc(labels);
+    if (routeEvent(r.event, g.sinks)) g.events.inc();
   };
 }
