@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import type { LabPlan } from '../../src/lab/lab-plan.js';
 import { PROBE_GROUPS } from '../../src/probes/probe-catalog.js';
 import type { Trace } from '../../src/trace/trace.js';
+import { untilListening } from '../fixtures/agent-listening.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = `${ROOT}bin/hopscope.js`;
@@ -54,22 +55,7 @@ export async function startAgent(node: string, netns: string, inventoryPath: str
     }),
   );
   const log: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${node} did not start: ${log.join('\n')}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        if (line && log.length < 200) log.push(line);
-        const m = /listening on (http:\/\/\S+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`agent ${node} exited with ${code}: ${log.join('\n')}`)));
-  });
+  const url = await untilListening(child, `agent ${node}`, log);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../../../src/lab/lab.js';
 import type { LabPlan } from '../../../src/lab/lab-plan.js';
 import type { Trace } from '../../../src/trace/trace.js';
+import { untilListening } from '../../fixtures/agent-listening.js';
 
 export const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
 export const TCP_ECHO = fileURLToPath(new URL('../../../dist/src/lab/tcp-echo.js', import.meta.url));
@@ -52,22 +53,7 @@ export async function startAgentProcess(node: string, netns: string, inventoryPa
     stdin: 'ignore',
   });
   const log: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${node} did not start: ${log.join('\n')}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        if (line) log.push(line);
-        const m = /listening on (http:\/\/\S+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`agent ${node} exited with ${code}: ${log.join('\n')}`)));
-  });
+  const url = await untilListening(child, `agent ${node}`, log);
   await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 30_000, `agent ${node} ready`);
   return {
     url,

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 import { childPids, CLI } from './lab-agents.js';
 import { promtoolCheckMetrics } from './prometheus.js';
+import { untilListening } from '../../fixtures/agent-listening.js';
 
 /** The agent's direct children whose command line names a probe group: group -> PIDs. */
 export async function probeChildren(agentPid: number): Promise<Map<string, number[]>> {
@@ -147,22 +148,7 @@ export interface StartedAgent {
 export async function startAgentWith(args: string[], env: Record<string, string> = {}): Promise<StartedAgent> {
   const child = execa(process.execPath, [CLI, 'agent', '--listen', '127.0.0.1:0', ...args], { reject: false, buffer: false, stdin: 'ignore', env });
   const log: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not start: ${log.join('\n')}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        if (line) log.push(line);
-        const m = /listening on (http:\/\/\S+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`agent exited with ${code}: ${log.join('\n')}`)));
-  });
+  const url = await untilListening(child, 'agent', log);
   return {
     url,
     pid: child.pid as number,
