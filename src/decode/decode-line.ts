@@ -57,29 +57,7 @@ function decodeHop(f: string[]): DecodeResult {
   const skb = f[6] as string;
   const ifname = f[5] as string;
   if (ifname.length === 0 || ifname.length > 15) return fail('hop record has a bad interface name');
-  const ported = protocol === 6 || protocol === 17;
-  const icmp = protocol === 1;
-  const event: HopEvent = {
-    type: 'hop',
-    direction: dir === 'I' ? 'ingress' : 'egress',
-    monoNs,
-    netns,
-    ifindex,
-    ifname: escapeControl(ifname),
-    skb,
-    saddr: ipFromRawLe(saddr),
-    daddr: ipFromRawLe(daddr),
-    protocol,
-    ipId: swap16(ipId),
-    srcPort: ported ? swap16(l4a) : 0,
-    dstPort: ported ? swap16(l4b) : 0,
-    tcpFlags: protocol === 6 ? flags & 0xff : 0,
-    seq: protocol === 6 || icmp ? swap32(seq) : 0,
-    icmpType: icmp ? l4a & 0xff : 0,
-    icmpCode: icmp ? (l4a >>> 8) & 0xff : 0,
-    length,
-    cpu,
-  };
+  const event = hopEvent(dir === 'I' ? 'ingress' : 'egress', monoNs, netns, ifindex, escapeControl(ifname), skb, ipFromRawLe(saddr), ipFromRawLe(daddr), protocol, ipId, l4a, l4b, flags, seq, length, cpu);
   return { ok: true, event };
 }
 
@@ -148,28 +126,37 @@ function scanHop(line: string): HopEvent | undefined {
       break;
     }
   }
+  const direction = d === 73 ? 'ingress' : 'egress';
+  return hopEvent(direction, v[2] as number, v[3] as number, v[4] as number, ifname, line.slice(skbStart, skbEnd), ipText(saddr), ipText(daddr), protocol, ipId, l4a, l4b, v[13] as number, seq, v[15] as number, v[16] as number);
+}
+
+/** The event from the probe's raw fields (network-order values as read on a little-endian CPU): both decode paths end here. */
+function hopEvent(
+  direction: HopEvent['direction'], monoNs: number, netns: number, ifindex: number, ifname: string, skb: string, saddr: string, daddr: string,
+  protocol: number, ipId: number, l4a: number, l4b: number, flags: number, seq: number, length: number, cpu: number,
+): HopEvent {
   const ported = protocol === 6 || protocol === 17;
   const icmp = protocol === 1;
   return {
     type: 'hop',
-    direction: d === 73 ? 'ingress' : 'egress',
-    monoNs: v[2] as number,
-    netns: v[3] as number,
-    ifindex: v[4] as number,
+    direction,
+    monoNs,
+    netns,
+    ifindex,
     ifname,
-    skb: line.slice(skbStart, skbEnd),
-    saddr: ipText(saddr),
-    daddr: ipText(daddr),
+    skb,
+    saddr,
+    daddr,
     protocol,
     ipId: swap16(ipId),
     srcPort: ported ? swap16(l4a) : 0,
     dstPort: ported ? swap16(l4b) : 0,
-    tcpFlags: protocol === 6 ? (v[13] as number) & 0xff : 0,
+    tcpFlags: protocol === 6 ? flags & 0xff : 0,
     seq: protocol === 6 || icmp ? swap32(seq) : 0,
     icmpType: icmp ? l4a & 0xff : 0,
     icmpCode: icmp ? (l4a >>> 8) & 0xff : 0,
-    length: v[15] as number,
-    cpu: v[16] as number,
+    length,
+    cpu,
   };
 }
 
