@@ -203,13 +203,25 @@ export class AgentMetrics {
     });
   }
 
+  /** Bound children per label set: recordTrace runs for every trace, label hashing need not. */
+  private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
+
+  private child<T extends { inc(): void } | { observe(v: number): void }>(key: string, make: () => T): T {
+    let c = this.children.get(key) as T | undefined;
+    if (!c) {
+      c = make();
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
   recordTrace(t: Trace): void {
     const node = this.s.node;
     const x = t.cross_node;
     if (x && x.method !== 'uncorrected' && x.transit_ns >= 0) {
       this.crossNode.observe({ source_node: x.source_node, destination_node: x.destination_node, method: x.method }, x.transit_ns / 1e9);
     }
-    this.tracedPackets.inc({ node, path: t.path });
+    this.child(`p|${t.path}`, () => this.tracedPackets.labels({ node, path: t.path })).inc();
     // a stitched trace also holds the peer's hops, which the peer's agent counts: only this node's part here
     let own = 0;
     for (let i = 1; i < t.hops.length; i++) {
@@ -217,8 +229,8 @@ export class AgentMetrics {
       const to = t.hops[i];
       if (!from || !to || from.node !== node || to.node !== node) continue;
       own += to.delta_ns;
-      this.hopLatency.observe({ node, from_kind: from.kind, to_kind: to.kind }, to.delta_ns / 1e9);
+      this.child(`h|${from.kind}|${to.kind}`, () => this.hopLatency.labels({ node, from_kind: from.kind, to_kind: to.kind })).observe(to.delta_ns / 1e9);
     }
-    this.pathLatency.observe({ node, path: t.path }, (t.cross_node ? own : t.latency_ns) / 1e9);
+    this.child(`l|${t.path}`, () => this.pathLatency.labels({ node, path: t.path })).observe((t.cross_node ? own : t.latency_ns) / 1e9);
   }
 }
