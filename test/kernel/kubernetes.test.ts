@@ -80,7 +80,10 @@ describe('--kubernetes', () => {
     }, 10_000, 'a same-node trace');
     expect(same).toMatchObject({ path: 'same-node', src: { pod: 'frontend-7d9f', namespace: 'shop', node: 'node-1' }, dst: { pod: 'cart-5b6c', namespace: 'shop', node: 'node-1' } });
     // node-2's pods are not watched by node-1's agent, but node-2 owns their Pod CIDR
-    const [cross] = (await traces(url)).filter((x) => x.dst.ip === '10.244.2.11');
+    const [cross] = await waitFor(async () => {
+      const t = (await traces(url)).filter((x) => x.dst.ip === '10.244.2.11');
+      return t.length ? t : undefined;
+    }, 10_000, 'a cross-node trace');
     expect(cross).toMatchObject({ path: 'cross-node', dst: { node: 'node-2' } });
     expect(cross!.dst.pod).toBeUndefined();
     const podRequests = api!.requests.filter((r) => r.kind === 'pods');
