@@ -1,0 +1,43 @@
+/**
+ * `hopscope doctor --netns` on a real lab node (prefix `hdc`, 2 nodes x 1 pod): it reads the node's links and
+ * routes with `ip` and names the layout; a namespace that does not exist is a clear failed check, not a crash.
+ */
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, startLab, type TestLab } from './support/lab-agents.js';
+
+interface DoctorJson {
+  ok: boolean;
+  checks: { name: string; ok: boolean; detail: string; fix?: string }[];
+  cni?: { kind: string; evidence: string[]; canTrace: string[]; cannotTrace: string[] };
+}
+
+let lab: TestLab | undefined;
+beforeAll(async () => {
+  lab = await startLab('hdc', 2, 1);
+});
+afterAll(async () => {
+  await lab?.down();
+});
+
+const doctor = async (netns: string): Promise<{ exitCode: number | undefined; json: DoctorJson }> => {
+  const r = await execa(process.execPath, [CLI, 'doctor', '--json', '--netns', netns], { reject: false });
+  return { exitCode: r.exitCode, json: JSON.parse(r.stdout) as DoctorJson };
+};
+
+describe('doctor: the node network layout', () => {
+  it('a lab node is a cni0 bridge with veth ports and a host route to the other node', async () => {
+    const { json } = await doctor('hdcn1');
+    expect(json.cni?.kind).toBe('bridge-host-routes');
+    expect(json.cni?.evidence).toEqual(['cni0', '10.244.2.0/24 via 192.168.254.2 dev eth0']);
+  });
+
+  it('a namespace that does not exist fails one check that says how to find the name', async () => {
+    const { exitCode, json } = await doctor('hdc-no-such-netns');
+    expect(exitCode).toBe(1);
+    expect(json.cni).toBeUndefined();
+    const check = json.checks.find((c) => c.name === 'network layout');
+    expect(check?.ok).toBe(false);
+    expect(check?.fix).toMatch(/ip netns list/);
+  });
+});
