@@ -152,19 +152,20 @@ export class AgentMetrics {
     const c = s.counters;
     const node = s.node;
     const bridge = s.bridge;
-    const fromCounts = <L extends string>(name: string, help: string, counts: LabeledCounts<L>) =>
+    const fromCounts = <L extends string>(name: string, help: string, counts: LabeledCounts<L>, beforeCollect?: () => void) =>
       new Counter({
         name,
         help,
         labelNames: ['node', ...counts.labelNames],
         registers,
         collect() {
+          beforeCollect?.();
           this.reset();
           for (const { labels, value } of counts.entries()) this.inc({ node, ...labels } as never, value);
         },
       });
     fromCounts('hopscope_drops_total', "Packets the kernel dropped with a reason (skb:kfree_skb), by the running kernel's reason name.", c.drops);
-    fromCounts('hopscope_route_misses_total', "Packets that found no usable route, once per packet, by reason and by the node whose Pod CIDR holds the destination (none: no node's).", c.routeMisses);
+    fromCounts('hopscope_route_misses_total', "Packets that found no usable route, once per packet, by reason and by the node whose Pod CIDR holds the destination (none: no node's).", c.routeMisses, () => c.declareRouteMissSeries());
     fromCounts('hopscope_neighbor_failures_total', 'Neighbour (ARP) resolutions that failed, by the kind of interface that asked.', c.neighborFailures);
     const bridgeCounter = (name: string, help: string, read: () => number) =>
       new Counter({

@@ -53,14 +53,25 @@ export class NodeCounters {
   private readonly lastMapValue = new Map<string, number>();
   private readonly recentMisses = new Map<string, number>();
   private pendingFdb: FdbEvent[] = [];
+  private readonly declaredDestinations = new Set<string>();
 
   constructor(private readonly o: NodeCountersOptions) {
     this.fdb = new BridgeFdb(o.bridgeName);
-    for (const reason of ROUTE_MISS_REASONS) {
-      for (const n of [...o.inventory().data.nodes.map((x) => x.name), 'none']) this.routeMisses.declare({ reason, destination_node: n });
-    }
+    this.declareRouteMissSeries();
     for (const kind of NEIGHBOR_INTERFACE_KINDS) this.neighborFailures.declare({ interface_kind: kind });
     for (const reason of o.dropReasons.names()) if (reason !== 'NOT_SPECIFIED') this.drops.declare({ reason });
+  }
+
+  /**
+   * Makes the route-miss series of every node known now exist at 0, so `increase()` sees a node's first
+   * miss. Called at start and before each scrape: with --kubernetes nodes arrive after the agent starts.
+   */
+  declareRouteMissSeries(): void {
+    for (const n of [...this.o.inventory().data.nodes.map((x) => x.name), 'none']) {
+      if (this.declaredDestinations.has(n)) continue;
+      this.declaredDestinations.add(n);
+      for (const reason of ROUTE_MISS_REASONS) this.routeMisses.declare({ reason, destination_node: n });
+    }
   }
 
   onDrop(e: DropEvent): void {

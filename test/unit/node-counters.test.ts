@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { CounterEvent, DropEvent, FdbEvent, NeighFailureEvent } from '../../src/decode/probe-event.js';
+import { Inventory } from '../../src/inventory/inventory.js';
 import { NodeCounters, routeMissReason, ROUTE_MISS_REASONS } from '../../src/model/node-counters.js';
 import type { NodeScope } from '../../src/scope/node-scope.js';
 import { recordedInventory, recordedScope, RECORDED_NETNS } from '../fixtures/lab-scope.js';
@@ -114,6 +115,17 @@ describe('NodeCounters: route misses', () => {
     expect(series.map((e) => `${e.labels.reason}/${e.labels.destination_node}`).sort()).toEqual(expected.sort());
     expect(series).toHaveLength(12);
     expect(series.every((e) => e.value === 0)).toBe(true);
+  });
+
+  it('declares the series of a node that joins later (Kubernetes) at 0 on the next declare, once', () => {
+    let inventory = Inventory.empty();
+    const counters = new NodeCounters({ node: 'node-1', bridgeName: 'cni0', scope: recordedScope(1), inventory: () => inventory, dropReasons: REASONS, requestRescan: () => undefined });
+    expect(counters.routeMisses.entries().map((e) => e.labels.destination_node)).toEqual(ROUTE_MISS_REASONS.map(() => 'none'));
+    inventory = recordedInventory;
+    counters.declareRouteMissSeries();
+    counters.declareRouteMissSeries();
+    expect(counters.routeMisses.entries()).toHaveLength(12);
+    expect(counters.routeMisses.get({ reason: 'no-route', destination_node: 'node-2' })).toBe(0);
   });
 
   it.each([
