@@ -47,14 +47,19 @@ export async function freePort(): Promise<number> {
 
 export async function startAgentProcess(node: string, netns: string, inventoryPath: string, extra: string[] = []): Promise<AgentProcess> {
   const listen = extra.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'];
-  const child = execa(process.execPath, [CLI, 'agent', '--node', node, '--netns', netns, '--inventory', inventoryPath, ...listen, ...extra], {
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
-  });
+  const agent = await spawnAgent(['--node', node, '--netns', netns, '--inventory', inventoryPath, ...listen, ...extra], {}, `agent ${node}`);
+  await waitFor(async () => (await fetch(`${agent.url}/readyz`)).ok, 30_000, `agent ${node} ready`);
+  return agent;
+}
+
+/**
+ * A `hopscope agent ARGS` child, resolved once it listens (not once ready: some tests start agents that are
+ * meant never to be ready). stop() sends SIGTERM to this PID and waits for its exit.
+ */
+export async function spawnAgent(args: string[], env: Record<string, string> = {}, what = 'agent'): Promise<AgentProcess> {
+  const child = execa(process.execPath, [CLI, 'agent', ...args], { reject: false, buffer: false, stdin: 'ignore', env });
   const log: string[] = [];
-  const url = await untilListening(child, `agent ${node}`, log);
-  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 30_000, `agent ${node} ready`);
+  const url = await untilListening(child, what, log);
   return {
     url,
     pid: child.pid as number,

@@ -4,10 +4,8 @@
  * (with promtool) that every exposition it took is valid.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { execa, type ResultPromise } from 'execa';
-import { childPids, CLI } from './lab-agents.js';
+import { childPids, spawnAgent, type AgentProcess } from './lab-agents.js';
 import { promtoolCheckMetrics } from './prometheus.js';
-import { untilListening } from '../../fixtures/agent-listening.js';
 
 /** The agent's direct children whose command line names a probe group: group -> PIDs. */
 export async function probeChildren(agentPid: number): Promise<Map<string, number[]>> {
@@ -133,32 +131,9 @@ export function bpfProgIdsOf(pid: number): number[] {
   return ids;
 }
 
-export interface StartedAgent {
-  readonly url: string;
-  readonly pid: number;
-  readonly child: ResultPromise;
-  readonly log: string[];
-  stop(): Promise<void>;
-}
+export type StartedAgent = AgentProcess;
 
-/**
- * A `hopscope agent` child with extra environment, resolved once it listens (not once ready: some tests start
- * agents that are meant never to be ready). stop() sends SIGTERM to this PID and waits for its exit.
- */
+/** A `hopscope agent` child with extra environment, resolved once it listens (see spawnAgent). */
 export async function startAgentWith(args: string[], env: Record<string, string> = {}): Promise<StartedAgent> {
-  const child = execa(process.execPath, [CLI, 'agent', '--listen', '127.0.0.1:0', ...args], { reject: false, buffer: false, stdin: 'ignore', env });
-  const log: string[] = [];
-  const url = await untilListening(child, 'agent', log);
-  return {
-    url,
-    pid: child.pid as number,
-    child,
-    log,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await child;
-      }
-    },
-  };
+  return spawnAgent(['--listen', '127.0.0.1:0', ...args], env);
 }
