@@ -332,11 +332,16 @@ function flagNames(flags: number): string {
   return (FLAG_NAMES[flags & 0xff] ??= tcpFlagNames(flags & 0xff));
 }
 
+/** What VXLAN adds in front of the inner packet: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 bytes. */
+const VXLAN_OVERHEAD = 50;
+
 function identityOf(e: HopEvent): PacketIdentity {
-  if (e.protocol === 6) return { ip_id: e.ipId, length: e.length, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
+  // a trace that starts at an encapsulated hop (a receiver's uplink) still describes the inner packet
+  const length = e.encap === undefined ? e.length : Math.max(0, e.length - VXLAN_OVERHEAD);
+  if (e.protocol === 6) return { ip_id: e.ipId, length, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
   if (e.protocol === 1) {
     const echo = e.icmpType === 0 || e.icmpType === 8 ? { icmp_echo: { id: e.seq >>> 16, seq: e.seq & 0xffff } } : {};
-    return { ip_id: e.ipId, length: e.length, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
+    return { ip_id: e.ipId, length, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
   }
-  return { ip_id: e.ipId, length: e.length };
+  return { ip_id: e.ipId, length };
 }

@@ -70,6 +70,9 @@ describe('traces over the VXLAN overlay (recorded lab)', () => {
     expect(seq(inb!)).toEqual(RECEIVER_2);
     expect(inb).toMatchObject({ path: 'cross-node', outcome: 'delivered', src: { pod: 'pod-1-1', node: 'node-1' }, dst: { pod: 'pod-2-1' } });
     expect(inb!.hops[1]!.delta_ns).toBe(10256744243982 - 10256744228459); // decapsulation
+    // the identity is the inner packet's, its length included: the outer 134 bytes less VXLAN's 50, as a
+    // receiver without the overlay reports it at its uplink
+    expect(inb!.packet).toEqual({ ip_id: request(node1)[0]!.packet.ip_id, length: 84, icmp_type: 8, icmp_code: 0, icmp_echo: { id: 30202, seq: 1 } });
     // the reply takes the mirror way
     expect(seq(reply(node1)[0]!).map((h) => h.replace(/\(.*$/, ''))).toEqual([
       'node-1:uplink:ingress', 'node-1:overlay:ingress', 'node-1:bridge:egress', 'node-1:veth:egress', 'node-1:pod:ingress',
