@@ -15,6 +15,7 @@ import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { HopEvent } from '../../src/decode/probe-event.js';
 import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
+import { formatTraceLine } from '../../src/watch/format-trace-line.js';
 import { HalfJoiner } from '../../src/watch/join-halves.js';
 import { recordedVxlanInventory, recordedVxlanScope } from '../fixtures/lab-scope.js';
 
@@ -102,5 +103,8 @@ describe('traces over the VXLAN overlay (recorded lab)', () => {
     const [joined] = j.push(request(node2)[0]!, 1);
     expect(seq(joined!)).toEqual([...SENDER_1, ...RECEIVER_2]);
     expect(joined).toMatchObject({ node: 'node-1,node-2', outcome: 'delivered' });
+    // and prints the encapsulated hops as such
+    const line = formatTraceLine(joined!, { color: false });
+    expect(line).toContain('overlay:egress(flannel.1) +13.9µs > uplink:egress(eth0 vxlan) +14.9µs > [node-2] uplink:ingress(eth0 vxlan) +30.6µs > overlay:ingress(flannel.1) +15.5µs');
   });
 });
