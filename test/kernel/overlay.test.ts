@@ -8,8 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultPromise } from 'execa';
 import { execa } from 'execa';
+import { flowSampled } from '../../src/probes/sample-hash.js';
 import type { Trace } from '../../src/trace/trace.js';
-import { freePort, hopSequence, nsExec, startAgentProcess, startLab, TCP_ECHO, waitFor, waitForTraces, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { freePort, hopSequence, nsExec, traces, startAgentProcess, startLab, TCP_ECHO, waitFor, waitForTraces, type AgentProcess, type TestLab } from './support/lab-agents.js';
 
 const PREFIX = 'hsxk';
 let lab: TestLab | undefined;
@@ -105,6 +106,41 @@ describe('a lab with --overlay vxlan', () => {
     expect(arrived.map((t) => t.packet.tcp_seq).sort()).toEqual(sent.map((t) => t.packet.tcp_seq).sort());
     for (const t of arrived) expect(hopSequence(t)).toEqual(RECEIVER);
   });
+
+  it('default sampling selects by the inner flow: a sampled UDP flow has every hop on both nodes, uplinks included; an unsampled one none', async () => {
+    // two more agents with the default 1-in-64 flow sampling (no peers): each node's own view
+    const [d1, d2] = await Promise.all([startAgentProcess('node-1', `${PREFIX}n1`, lab!.inventoryPath), startAgentProcess('node-2', `${PREFIX}n2`, lab!.inventoryPath)]);
+    try {
+      const ports = Array.from({ length: 2000 }, (_, i) => 40000 + i);
+      const inSample = ports.find((p) => flowSampled(POD11, POD21, p, 7000, 17, 64))!;
+      const outOfSample = ports.find((p) => !flowSampled(POD11, POD21, p, 7000, 17, 64))!;
+      for (const sport of [inSample, outOfSample]) {
+        const send = `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${POD11}',${sport}))\nfor i in range(5):\n  s.sendto(b'x'*100,('${POD21}',7000)); time.sleep(0.05)`;
+        expect((await nsExec(`${PREFIX}n1p1`, 'python3', ['-c', send])).exitCode).toBe(0);
+      }
+      const udp = (sport: number) => (t: Trace) => t.protocol === 'UDP' && t.src.port === sport && t.dst.port === 7000;
+      const out = await waitFor(async () => {
+        const found = (await traces(d1.url)).filter(udp(inSample));
+        return found.length === 5 ? found : undefined;
+      }, 10_000, 'the 5 sampled datagrams on node-1');
+      const inb = await waitFor(async () => {
+        const found = (await traces(d2.url)).filter(udp(inSample));
+        return found.length === 5 ? found : undefined;
+      }, 10_000, 'the 5 sampled datagrams on node-2');
+      for (const t of out) expect([hopSequence(t), encapAt(t)[4]]).toEqual([SENDER, 'vxlan']);
+      for (const t of inb) expect([hopSequence(t), encapAt(t)[0]]).toEqual([RECEIVER, 'vxlan']);
+      expect(inb.map((t) => t.packet.ip_id).sort()).toEqual(out.map((t) => t.packet.ip_id).sort());
+      // the unsampled flow: nothing, neither its inner hops nor its outer (VXLAN) packets at the uplinks
+      await new Promise((r) => setTimeout(r, 500));
+      for (const url of [d1.url, d2.url]) {
+        const all = await traces(url);
+        expect(all.filter(udp(outOfSample))).toEqual([]);
+        expect(all.filter((t) => t.dst.port === 8472 || t.hops.every((h) => h.kind === 'uplink'))).toEqual([]);
+      }
+    } finally {
+      await Promise.all([d1.stop(), d2.stop()]);
+    }
+  }, 60_000);
 
   it('same-node ping is unchanged: pod eth0 -> veth -> other veth -> pod eth0, no overlay hop', async () => {
     expect((await nsExec(`${PREFIX}n1p1`, 'ping', ['-c', '1', '-W', '2', POD12])).exitCode).toBe(0);
