@@ -7,13 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../lab/lab.js';
 import type { LabPlan } from '../lab/lab-plan.js';
 import { intFlag, parseFlags } from './parse-flags.js';
+import { overlayFlag } from './lab-command.js';
 import type { Trace } from '../trace/trace.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
 const TCP_ECHO = fileURLToPath(new URL('../lab/tcp-echo.js', import.meta.url));
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'port', 'sample'] });
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'port', 'sample', 'overlay'] });
   const prefix = flags.values['prefix'] ?? 'hsdemo';
   const basePort = intFlag(flags, 'port', 9940);
   const children: ResultPromise[] = [];
@@ -47,6 +48,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     nodes: intFlag(flags, 'nodes', 2),
     podsPerNode: intFlag(flags, 'pods', 2),
     delayMs: intFlag(flags, 'delay-ms', 0),
+    overlay: overlayFlag(flags.values['overlay']),
   });
   console.log(`lab "${prefix}" up: ${plan.nodes.length} nodes, inventory ${inventoryPath}${plan.delayMs ? `, ${plan.delayMs} ms one-way delay between nodes` : ''}`);
   const urls = plan.nodes.map((n, i) => {

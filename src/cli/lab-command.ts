@@ -2,18 +2,20 @@
  * @module `hopscope lab up|down|status`: the simulated cluster.
  */
 import { defaultInventoryPath, labDown, labStatus, labUp } from '../lab/lab.js';
-import { LAB_DEFAULTS, LAB_MAX_DELAY_MS } from '../lab/lab-plan.js';
+import { LAB_DEFAULTS, LAB_MAX_DELAY_MS, LAB_OVERLAYS, type LabOverlay } from '../lab/lab-plan.js';
 import { intFlag, parseFlags, UsageError } from './parse-flags.js';
 
-export const LAB_USAGE = `usage: hopscope lab up|down|status [--prefix P] [--nodes N] [--pods M] [--delay-ms D] [--inventory FILE]
+export const LAB_USAGE = `usage: hopscope lab up|down|status [--prefix P] [--nodes N] [--pods M] [--delay-ms D] [--overlay none|vxlan] [--inventory FILE]
   up      build N nodes (default 2) with M pods each (default 2) in network namespaces named P... (default "hs");
           --delay-ms D (0 to ${LAB_MAX_DELAY_MS}, default 0) delays every frame between nodes by D ms one way
-          (a lab-only forwarder in the underlay namespace replaces its bridge; it runs until \`lab down\`)
+          (a lab-only forwarder in the underlay namespace replaces its bridge; it runs until \`lab down\`);
+          --overlay vxlan carries pod traffic between nodes in flannel's VXLAN (flannel.1, VNI 1, UDP 8472,
+          pod MTU 1450) instead of routing it directly (--overlay none, the default)
   down    stop the lab's delay forwarder, remove every namespace of prefix P and its inventory file
   status  list the namespaces of prefix P, the inventory and the delay forwarder`;
 
 export async function labCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'inventory'] });
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'overlay', 'inventory'] });
   const action = flags.positionals[0];
   const prefix = flags.values['prefix'] ?? LAB_DEFAULTS.prefix;
   const inventory = flags.values['inventory'] ?? defaultInventoryPath(prefix);
@@ -22,14 +24,16 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
       const nodes = intFlag(flags, 'nodes', LAB_DEFAULTS.nodes);
       const pods = intFlag(flags, 'pods', LAB_DEFAULTS.podsPerNode);
       const delayMs = intFlag(flags, 'delay-ms', 0);
+      const overlay = overlayFlag(flags.values['overlay']);
       const started = Date.now();
-      const { plan, inventoryPath, forwarderPid } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs }, inventory);
+      const { plan, inventoryPath, forwarderPid } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs, overlay }, inventory);
       console.log(`lab "${prefix}" up in ${Date.now() - started} ms: ${plan.nodes.length} nodes x ${pods} pods`);
+      if (plan.overlay === 'vxlan') console.log('  overlay vxlan: flannel.1 (VNI 1, UDP 8472, MTU 1450) on every node');
       if (forwarderPid !== undefined) {
         console.log(`  delay ${plan.delayMs} ms one way between nodes: forwarder pid ${forwarderPid} in netns ${plan.underlayNetns}`);
       }
       for (const n of plan.nodes) {
-        console.log(`  ${n.name}  netns ${n.netns}  podCIDR ${n.podCIDR}  uplink ${n.internalIP}`);
+        console.log(`  ${n.name}  netns ${n.netns}  podCIDR ${n.podCIDR}  uplink ${n.internalIP}${n.vtep ? `  vtep ${n.vtep.mac}` : ''}`);
         for (const p of n.pods) console.log(`    ${p.name}  netns ${p.netns}  ip ${p.ip}  veth ${p.hostVeth}`);
       }
       console.log(`inventory: ${inventoryPath}`);
@@ -57,4 +61,11 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
     default:
       throw new UsageError(action ? `unknown lab action "${action}"\n${LAB_USAGE}` : LAB_USAGE);
   }
+}
+
+/** `--overlay`: absent means none; anything else than the known names is a usage error naming the flag. */
+export function overlayFlag(value: string | undefined): LabOverlay {
+  if (value === undefined) return 'none';
+  if ((LAB_OVERLAYS as readonly string[]).includes(value)) return value as LabOverlay;
+  throw new UsageError(`--overlay "${value}": must be one of ${LAB_OVERLAYS.join(', ')}`);
 }

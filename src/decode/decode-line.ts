@@ -45,7 +45,8 @@ export function decodeLine(line: string): DecodeResult {
 }
 
 function decodeHop(f: string[]): DecodeResult {
-  if (f.length !== 17) return fail(`hop record has ${f.length} fields, expected 17`);
+  // 17 fields: probes before the encap field; 18: with it (0 or the VXLAN UDP port)
+  if (f.length !== 17 && f.length !== 18) return fail(`hop record has ${f.length} fields, expected 17 or 18`);
   const dir = f[1];
   if (dir !== 'I' && dir !== 'E') return fail('hop direction is neither I nor E');
   const n = numbers(f, [2, 3, 4, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
@@ -54,10 +55,17 @@ function decodeHop(f: string[]): DecodeResult {
   if (saddr > U32 || daddr > U32 || protocol > 255 || ipId > 0xffff || l4a > 0xffff || l4b > 0xffff || seq > U32) {
     return fail('hop record has a field out of range');
   }
+  let encap = 0;
+  if (f.length === 18) {
+    const e = numbers(f, [17]);
+    if (!e) return fail('hop record has a non-numeric field');
+    encap = e[0] as number;
+    if (encap > 0xffff) return fail('hop record has a field out of range');
+  }
   const skb = f[6] as string;
   const ifname = f[5] as string;
   if (ifname.length === 0 || ifname.length > 15) return fail('hop record has a bad interface name');
-  const event = hopEvent(dir === 'I' ? 'ingress' : 'egress', monoNs, netns, ifindex, escapeControl(ifname), skb, ipFromRawLe(saddr), ipFromRawLe(daddr), protocol, ipId, l4a, l4b, flags, seq, length, cpu);
+  const event = hopEvent(dir === 'I' ? 'ingress' : 'egress', monoNs, netns, ifindex, escapeControl(ifname), skb, ipFromRawLe(saddr), ipFromRawLe(daddr), protocol, ipId, l4a, l4b, flags, seq, length, cpu, encap);
   return { ok: true, event };
 }
 
@@ -77,7 +85,9 @@ function scanHop(line: string): HopEvent | undefined {
   let skbEnd = 0;
   let field = 2; // index of the field being read (0: H, 1: direction)
   let i = 4;
-  while (field < 17) {
+  let fieldCount = 17; // 18 when the line carries the encap field
+  v[17] = 0;
+  while (field < fieldCount) {
     const start = i;
     if (field === 5) {
       while (i < n && line.charCodeAt(i) !== 32) i++;
@@ -104,7 +114,8 @@ function scanHop(line: string): HopEvent | undefined {
       }
     }
     field++;
-    if (field < 17) {
+    if (field === 17 && i < n) fieldCount = 18;
+    if (field < fieldCount) {
       if (i >= n || line.charCodeAt(i) !== 32) return undefined;
       i++;
     }
@@ -118,6 +129,8 @@ function scanHop(line: string): HopEvent | undefined {
   const l4b = v[12] as number;
   const seq = v[14] as number;
   if (saddr > U32 || daddr > U32 || protocol > 255 || ipId > 0xffff || l4a > 0xffff || l4b > 0xffff || seq > U32) return undefined;
+  const encap = v[17] as number;
+  if (encap > 0xffff) return undefined;
   let ifname = line.slice(ifStart, ifEnd);
   for (let k = ifStart; k < ifEnd; k++) {
     const c = line.charCodeAt(k);
@@ -127,17 +140,17 @@ function scanHop(line: string): HopEvent | undefined {
     }
   }
   const direction = d === 73 ? 'ingress' : 'egress';
-  return hopEvent(direction, v[2] as number, v[3] as number, v[4] as number, ifname, line.slice(skbStart, skbEnd), ipText(saddr), ipText(daddr), protocol, ipId, l4a, l4b, v[13] as number, seq, v[15] as number, v[16] as number);
+  return hopEvent(direction, v[2] as number, v[3] as number, v[4] as number, ifname, line.slice(skbStart, skbEnd), ipText(saddr), ipText(daddr), protocol, ipId, l4a, l4b, v[13] as number, seq, v[15] as number, v[16] as number, encap);
 }
 
 /** The event from the probe's raw fields (network-order values as read on a little-endian CPU): both decode paths end here. */
 function hopEvent(
   direction: HopEvent['direction'], monoNs: number, netns: number, ifindex: number, ifname: string, skb: string, saddr: string, daddr: string,
-  protocol: number, ipId: number, l4a: number, l4b: number, flags: number, seq: number, length: number, cpu: number,
+  protocol: number, ipId: number, l4a: number, l4b: number, flags: number, seq: number, length: number, cpu: number, encap: number,
 ): HopEvent {
   const ported = protocol === 6 || protocol === 17;
   const icmp = protocol === 1;
-  return {
+  const event: HopEvent = {
     type: 'hop',
     direction,
     monoNs,
@@ -158,10 +171,13 @@ function hopEvent(
     length,
     cpu,
   };
+  // only encapsulated hops carry the field: every other event keeps the shape (and equality) it always had
+  if (encap !== 0) (event as { encap?: number }).encap = encap;
+  return event;
 }
 
 /** Scratch space of scanHop (one line at a time: decoding is synchronous). */
-const SCAN = new Array<number>(17).fill(0);
+const SCAN = new Array<number>(18).fill(0);
 
 /** Dotted quads of recently seen addresses: the same few addresses recur in nearly every line. */
 const IP_TEXT = new Map<number, string>();

@@ -32,9 +32,15 @@ export interface HopEvent {
   /** ICMP type and code; 0 for other protocols. */
   readonly icmpType: number;
   readonly icmpCode: number;
-  /** Length of the packet at this hop as the tracepoint reports it. */
+  /** Length of the packet at this hop as the tracepoint reports it (for an encapsulated hop: the outer packet's). */
   readonly length: number;
   readonly cpu: number;
+  /**
+   * Present only when the packet was inside a VXLAN tunnel at this hop (the node's uplink, flannel's vxlan
+   * backend): the tunnel's UDP port (8472 flannel, 4789 IANA). Every other field but `length` then describes the
+   * inner packet, so the hop joins the inner packet's trace.
+   */
+  readonly encap?: number;
 }
 
 /** A packet the kernel dropped with a reason (probes/drops.bt: `D ...`). */

@@ -14,7 +14,19 @@ export interface LabOptions {
    * netem, so a delay replaces the underlay bridge `sw0` with a lab-only forwarder (delay-forwarder.py).
    */
   readonly delayMs?: number;
+  /**
+   * How pod traffic crosses between nodes. Absent or `none` (the default): each node routes the other Pod CIDRs
+   * straight to the other node's uplink. `vxlan`: flannel's VXLAN backend as on k3s, a `flannel.1` device per node
+   * (VNI 1, UDP 8472) with static FDB, neighbour and route entries (see overlayCommands).
+   */
+  readonly overlay?: LabOverlay;
 }
+
+export type LabOverlay = 'none' | 'vxlan';
+export const LAB_OVERLAYS: readonly LabOverlay[] = ['none', 'vxlan'];
+
+/** flannel's VXLAN device as flannel creates it (vxlan backend defaults): name, VNI, UDP port, MTU. */
+export const FLANNEL_VXLAN = { device: 'flannel.1', vni: 1, port: 8472, mtu: 1450 } as const;
 
 export interface LabPod {
   readonly name: string;
@@ -35,6 +47,11 @@ export interface LabNode {
   /** The underlay switch's port facing this node. */
   readonly switchPort: string;
   readonly pods: readonly LabPod[];
+  /**
+   * With the vxlan overlay: the MAC address of this node's `flannel.1` (its VTEP; fixed so every other node can
+   * be given it, as flannel publishes it in a node annotation) and the device's address, `10.244.N.0`.
+   */
+  readonly vtep?: { readonly mac: string; readonly ip: string };
 }
 
 export interface LabPlan {
@@ -44,6 +61,8 @@ export interface LabPlan {
   /** One-way delay between nodes in ms; 0: the underlay is the bridge `sw0`, otherwise the delay forwarder. */
   readonly delayMs: number;
   readonly nodes: readonly LabNode[];
+  /** `none`: direct routes between nodes; `vxlan`: the flannel.1 overlay. */
+  readonly overlay: LabOverlay;
 }
 
 export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
@@ -70,11 +89,15 @@ export function validateLabOptions(o: LabOptions): LabOptions {
   if (o.delayMs !== undefined && (!Number.isInteger(o.delayMs) || o.delayMs < 0 || o.delayMs > LAB_MAX_DELAY_MS)) {
     throw new LabOptionError(`--delay-ms ${o.delayMs}: must be an integer from 0 to ${LAB_MAX_DELAY_MS} (milliseconds, one way)`);
   }
+  if (o.overlay !== undefined && !LAB_OVERLAYS.includes(o.overlay)) {
+    throw new LabOptionError(`--overlay ${JSON.stringify(o.overlay)}: must be one of ${LAB_OVERLAYS.join(', ')}`);
+  }
   return o;
 }
 
 export function planLab(options: LabOptions): LabPlan {
   const o = validateLabOptions(options);
+  const overlay = o.overlay ?? 'none';
   const nodes: LabNode[] = [];
   for (let i = 1; i <= o.nodes; i++) {
     const netns = `${o.prefix}n${i}`;
@@ -91,9 +114,16 @@ export function planLab(options: LabOptions): LabPlan {
       internalIP: `192.168.254.${i}`,
       switchPort: `n${i}`,
       pods,
+      ...(overlay === 'vxlan' ? { vtep: { mac: vtepMac(i), ip: `10.244.${i}.0` } } : {}),
     });
   }
-  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes };
+  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes, overlay };
+}
+
+/** A locally administered unicast MAC per node index (flannel's are random; fixed here so the plan stays pure). */
+function vtepMac(index: number): string {
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `0e:f1:00:00:${hex(index >> 8)}:${hex(index & 0xff)}`;
 }
 
 export function inventoryOf(plan: LabPlan): InventoryData {
@@ -152,16 +182,46 @@ export function nodeCommands(plan: LabPlan, node: LabNode): { netns: string; lin
     `addr add ${node.bridgeIp}/24 dev cni0`,
     'link set cni0 up',
   ];
+  // with the overlay, pods get flannel's MTU (the VXLAN header takes 50 bytes of the underlay's 1500)
+  const podMtu = plan.overlay === 'vxlan' ? ` mtu ${FLANNEL_VXLAN.mtu}` : '';
   for (const pod of node.pods) {
     nodeLines.push(`link add ${pod.hostVeth} type veth peer name eth0 netns ${pod.netns}`);
-    nodeLines.push(`link set ${pod.hostVeth} master cni0 up`);
+    nodeLines.push(`link set ${pod.hostVeth} master cni0${podMtu} up`);
   }
-  for (const other of plan.nodes) {
-    if (other !== node) nodeLines.push(`route add ${other.podCIDR} via ${other.internalIP} dev eth0`);
+  if (plan.overlay === 'vxlan') nodeLines.push(...overlayCommands(plan, node).ip);
+  else {
+    for (const other of plan.nodes) {
+      if (other !== node) nodeLines.push(`route add ${other.podCIDR} via ${other.internalIP} dev eth0`);
+    }
   }
   const podParts = node.pods.map((pod) => ({
     netns: pod.netns,
-    lines: ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${node.bridgeIp} dev eth0`],
+    lines: ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, `link set eth0${podMtu} up`, `route add default via ${node.bridgeIp} dev eth0`],
   }));
   return [{ netns: node.netns, lines: nodeLines }, ...podParts];
+}
+
+/**
+ * The vxlan overlay of one node, as flannel's vxlan backend programs it: `ip` lines (the `flannel.1` device with
+ * local = the node's uplink address and no learning, its /32 address 10.244.N.0, and for every other node a
+ * permanent neighbour entry 10.244.M.0 -> that node's VTEP MAC and the route 10.244.M.0/24 via 10.244.M.0 onlink)
+ * and `bridge` lines (for `bridge -batch`: the FDB entry VTEP MAC -> dst that node's uplink address). Empty
+ * without the overlay.
+ */
+export function overlayCommands(plan: LabPlan, node: LabNode): { ip: string[]; bridge: string[] } {
+  if (plan.overlay !== 'vxlan' || !node.vtep) return { ip: [], bridge: [] };
+  const dev = FLANNEL_VXLAN.device;
+  const ip = [
+    `link add ${dev} type vxlan id ${FLANNEL_VXLAN.vni} local ${node.internalIP} dev eth0 dstport ${FLANNEL_VXLAN.port} nolearning`,
+    `link set ${dev} address ${node.vtep.mac} mtu ${FLANNEL_VXLAN.mtu} up`,
+    `addr add ${node.vtep.ip}/32 dev ${dev}`,
+  ];
+  const bridge: string[] = [];
+  for (const other of plan.nodes) {
+    if (other === node || !other.vtep) continue;
+    ip.push(`neigh add ${other.vtep.ip} lladdr ${other.vtep.mac} dev ${dev} nud permanent`);
+    ip.push(`route add ${other.podCIDR} via ${other.vtep.ip} dev ${dev} onlink`);
+    bridge.push(`fdb append ${other.vtep.mac} dev ${dev} dst ${other.internalIP} self permanent`);
+  }
+  return { ip, bridge };
 }

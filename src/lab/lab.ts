@@ -15,6 +15,7 @@ import {
   LAB_STATE_DIR,
   namespacesOf,
   nodeCommands,
+  overlayCommands,
   planLab,
   switchPortCommands,
   underlayCommands,
@@ -57,6 +58,8 @@ export async function labUp(options: LabOptions, inventoryPath = defaultInventor
     await ipBatch(plan.underlayNetns, underlayCommands(plan));
     for (const node of plan.nodes) {
       for (const part of nodeCommands(plan, node)) await ipBatch(part.netns, part.lines);
+      const fdb = overlayCommands(plan, node).bridge;
+      if (fdb.length > 0) await runCommand('bridge', ['-n', node.netns, '-batch', '-'], { input: fdb.join('\n') + '\n' });
       await ipBatch(plan.underlayNetns, switchPortCommands(plan, node));
       await runCommand('ip', ['netns', 'exec', node.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     }

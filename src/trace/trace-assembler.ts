@@ -46,6 +46,8 @@ interface OpenHop {
   readonly kind: HopKind;
   readonly ifname: string;
   readonly direction: HopEvent['direction'];
+  /** The VXLAN UDP port when the packet was encapsulated at this hop. */
+  readonly encap?: number;
 }
 
 interface OpenTrace {
@@ -98,7 +100,9 @@ export class TraceAssembler {
       t = { first: e, hops: [], lastMonoNs: e.monoNs };
       this.open.set(e.skb, t);
     }
-    insertByTime(t.hops, { monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction });
+    insertByTime(t.hops, e.encap === undefined
+      ? { monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction }
+      : { monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction, encap: e.encap });
     t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
     const end = terminalOutcome(c.kind, e.direction);
     if (end && (!t.lastHop || e.monoNs < t.lastHop.atMonoNs)) t.lastHop = { outcome: end, atMonoNs: e.monoNs };
@@ -184,14 +188,17 @@ export class TraceAssembler {
     const firstMono = t.hops[0]?.monoNs ?? first.monoNs;
     // one clock conversion per trace: every hop's wall time is the first's plus its monotonic distance
     const wall = new WallTimes(clock.toWallNs(firstMono), firstMono);
-    const hops: Hop[] = t.hops.map((h, i) => ({
-      node,
-      interface: h.ifname,
-      kind: h.kind,
-      direction: h.direction,
-      t: wall.text(h.monoNs),
-      delta_ns: i === 0 ? 0 : h.monoNs - (t.hops[i - 1] as OpenHop).monoNs,
-    }));
+    const hops: Hop[] = t.hops.map((h, i) => {
+      const hop: Hop = {
+        node,
+        interface: h.ifname,
+        kind: h.kind,
+        direction: h.direction,
+        t: wall.text(h.monoNs),
+        delta_ns: i === 0 ? 0 : h.monoNs - (t.hops[i - 1] as OpenHop).monoNs,
+      };
+      return h.encap === undefined ? hop : { ...hop, encap: 'vxlan' };
+    });
     const fate = fateOf(t);
     const outcome: Outcome = fate.outcome;
     const path = classifyPath({ hops, outcome, saddr: first.saddr, daddr: first.daddr }, inventory);
@@ -325,11 +332,16 @@ function flagNames(flags: number): string {
   return (FLAG_NAMES[flags & 0xff] ??= tcpFlagNames(flags & 0xff));
 }
 
+/** What VXLAN adds in front of the inner packet: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 bytes. */
+const VXLAN_OVERHEAD = 50;
+
 function identityOf(e: HopEvent): PacketIdentity {
-  if (e.protocol === 6) return { ip_id: e.ipId, length: e.length, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
+  // a trace that starts at an encapsulated hop (a receiver's uplink) still describes the inner packet
+  const length = e.encap === undefined ? e.length : Math.max(0, e.length - VXLAN_OVERHEAD);
+  if (e.protocol === 6) return { ip_id: e.ipId, length, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
   if (e.protocol === 1) {
     const echo = e.icmpType === 0 || e.icmpType === 8 ? { icmp_echo: { id: e.seq >>> 16, seq: e.seq & 0xffff } } : {};
-    return { ip_id: e.ipId, length: e.length, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
+    return { ip_id: e.ipId, length, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
   }
-  return { ip_id: e.ipId, length: e.length };
+  return { ip_id: e.ipId, length };
 }

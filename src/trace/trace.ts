@@ -29,6 +29,11 @@ export interface Hop {
   readonly delta_ns: number;
   /** Between two nodes' hops: the bound on the clock-offset error of `delta_ns` (+/-). */
   readonly delta_error_ns?: number;
+  /**
+   * Set when the packet crossed this interface inside a tunnel (the uplink hops of an overlay such as flannel's
+   * VXLAN): the hop is the outer packet, joined to the trace by the inner packet's identity.
+   */
+  readonly encap?: 'vxlan';
 }
 
 /** How the time between two nodes was measured (DESIGN.md: cross-node latency). */

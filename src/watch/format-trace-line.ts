@@ -50,7 +50,9 @@ export function formatTraceLine(t: StreamTrace, opts: FormatOptions): string {
       node = h.node;
       text += `${paint(`[${sanitizeText(h.node)}]`, 'magenta')} `;
     }
-    text += `${sanitizeText(h.kind)}:${sanitizeText(h.direction)}(${sanitizeText(h.interface)})`;
+    // an encapsulated hop (the outer packet at an overlay's uplink) says so: `uplink:egress(eth0 vxlan)`
+    const encap = typeof h.encap === 'string' ? ` ${sanitizeText(h.encap)}` : '';
+    text += `${sanitizeText(h.kind)}:${sanitizeText(h.direction)}(${sanitizeText(h.interface)}${encap})`;
     if (i > 0) text += ` ${paint(signedDuration(h.delta_ns), 'dim')}`;
     hops.push(text);
   });

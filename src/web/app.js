@@ -315,7 +315,8 @@ function showWaterfall(t) {
     track.className = 'track';
     track.append(bar);
     const label = span('label', `${i + 1}. ${h.kind} ${h.direction} `);
-    label.append(span('where', `${h.interface} @${h.node}`));
+    // an encapsulated hop (the outer packet at an overlay node's uplink) says so
+    label.append(span('where', `${h.interface}${typeof h.encap === 'string' ? ` (${h.encap})` : ''} @${h.node}`));
     row.append(label, span('delta', `+${(delta / 1000).toFixed(3)} µs`), span('offset', `at ${(offsets[i] / 1000).toFixed(3)} µs`), track);
     row.title = `t=${h.t} ns`;
     return row;

@@ -5,7 +5,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../../../src/lab/lab.js';
-import type { LabPlan } from '../../../src/lab/lab-plan.js';
+import type { LabOverlay, LabPlan } from '../../../src/lab/lab-plan.js';
 import type { Trace } from '../../../src/trace/trace.js';
 import { untilListening } from '../../fixtures/agent-listening.js';
 
@@ -18,9 +18,9 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0): Promise<TestLab> {
+export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0, overlay: LabOverlay = 'none'): Promise<TestLab> {
   await labDown(prefix, `/run/hopscope/test-${prefix}.json`); // leftovers of a killed run
-  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs }, `/run/hopscope/test-${prefix}.json`);
+  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs, overlay }, `/run/hopscope/test-${prefix}.json`);
   return { plan, inventoryPath, down: async () => void (await labDown(prefix, inventoryPath)) };
 }
 
