@@ -14,12 +14,29 @@ export interface LabOptions {
    * netem, so a delay replaces the underlay bridge `sw0` with a lab-only forwarder (delay-forwarder.py).
    */
   readonly delayMs?: number;
+  /**
+   * Dual-stack: every pod and node also gets an IPv6 address (Pod CIDRs fd00:10:244:N::/64, underlay
+   * fd00:192:168:254::N/64) and routes to the other nodes' IPv6 Pod CIDRs. Default false: IPv4 only.
+   */
+  readonly ipv6?: boolean;
 }
+
+/** IPv6 Pod CIDR, bridge, pod and underlay addresses of the dual-stack lab (`--ipv6`). */
+export const LAB_IPV6 = {
+  podCidr: (node: number) => `fd00:10:244:${node}::/64`,
+  bridge: (node: number) => `fd00:10:244:${node}::1`,
+  /** Pod j of node i: ::(10+j) written in decimal digits, so fd00:10:244:1::11 reads like 10.244.1.11. */
+  pod: (node: number, pod: number) => `fd00:10:244:${node}::${10 + pod}`,
+  underlay: (node: number) => `fd00:192:168:254::${node}`,
+  prefixLength: 64,
+} as const;
 
 export interface LabPod {
   readonly name: string;
   readonly netns: string;
   readonly ip: string;
+  /** The pod's IPv6 address (`--ipv6` only). */
+  readonly ip6?: string;
   /** Host side of the pod's veth, a port of the node's cni0; the pod side is `eth0`. */
   readonly hostVeth: string;
 }
@@ -35,6 +52,10 @@ export interface LabNode {
   /** The underlay switch's port facing this node. */
   readonly switchPort: string;
   readonly pods: readonly LabPod[];
+  /** `--ipv6` only: the IPv6 Pod CIDR, cni0's IPv6 address and the uplink's IPv6 address. */
+  readonly podCIDR6?: string;
+  readonly bridgeIp6?: string;
+  readonly internalIP6?: string;
 }
 
 export interface LabPlan {
@@ -44,6 +65,8 @@ export interface LabPlan {
   /** One-way delay between nodes in ms; 0: the underlay is the bridge `sw0`, otherwise the delay forwarder. */
   readonly delayMs: number;
   readonly nodes: readonly LabNode[];
+  /** Dual-stack (`--ipv6`); absent: IPv4 only. */
+  readonly ipv6?: true;
 }
 
 export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
@@ -80,8 +103,10 @@ export function planLab(options: LabOptions): LabPlan {
     const netns = `${o.prefix}n${i}`;
     const pods: LabPod[] = [];
     for (let j = 1; j <= o.podsPerNode; j++) {
-      pods.push({ name: `pod-${i}-${j}`, netns: `${netns}p${j}`, ip: `10.244.${i}.${10 + j}`, hostVeth: `veth${i}p${j}` });
+      const pod: LabPod = { name: `pod-${i}-${j}`, netns: `${netns}p${j}`, ip: `10.244.${i}.${10 + j}`, hostVeth: `veth${i}p${j}` };
+      pods.push(o.ipv6 ? { ...pod, ip6: LAB_IPV6.pod(i, j) } : pod);
     }
+    const v6 = o.ipv6 ? { podCIDR6: LAB_IPV6.podCidr(i), bridgeIp6: LAB_IPV6.bridge(i), internalIP6: LAB_IPV6.underlay(i) } : {};
     nodes.push({
       index: i,
       name: `node-${i}`,
@@ -91,16 +116,33 @@ export function planLab(options: LabOptions): LabPlan {
       internalIP: `192.168.254.${i}`,
       switchPort: `n${i}`,
       pods,
+      ...v6,
     });
   }
-  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes };
+  const plan: LabPlan = { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes };
+  return o.ipv6 ? { ...plan, ipv6: true } : plan;
 }
 
 export function inventoryOf(plan: LabPlan): InventoryData {
   return {
-    nodes: plan.nodes.map((n) => ({ name: n.name, netns: n.netns, podCIDR: n.podCIDR, internalIP: n.internalIP })),
+    nodes: plan.nodes.map((n) => ({
+      name: n.name,
+      netns: n.netns,
+      podCIDR: n.podCIDR,
+      internalIP: n.internalIP,
+      // dual-stack: every CIDR and address, IPv4 first, as Node.spec.podCIDRs lists them
+      ...(n.podCIDR6 ? { podCIDRs: [n.podCIDR, n.podCIDR6] } : {}),
+      ...(n.internalIP6 ? { internalIPs: [n.internalIP, n.internalIP6] } : {}),
+    })),
     pods: plan.nodes.flatMap((n) =>
-      n.pods.map((p) => ({ namespace: LAB_POD_NAMESPACE, name: p.name, node: n.name, ip: p.ip, netns: p.netns })),
+      n.pods.map((p) => ({
+        namespace: LAB_POD_NAMESPACE,
+        name: p.name,
+        node: n.name,
+        ip: p.ip,
+        netns: p.netns,
+        ...(p.ip6 ? { ips: [p.ip, p.ip6] } : {}),
+      })),
     ),
   };
 }
@@ -159,9 +201,27 @@ export function nodeCommands(plan: LabPlan, node: LabNode): { netns: string; lin
   for (const other of plan.nodes) {
     if (other !== node) nodeLines.push(`route add ${other.podCIDR} via ${other.internalIP} dev eth0`);
   }
-  const podParts = node.pods.map((pod) => ({
-    netns: pod.netns,
-    lines: ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${node.bridgeIp} dev eth0`],
-  }));
+  const v6 = LAB_IPV6.prefixLength;
+  if (plan.ipv6 && node.internalIP6 && node.bridgeIp6) {
+    // nodad: usable at once (no duplicate address detection delay); routes via the other node's underlay address
+    nodeLines.push(`addr add ${node.internalIP6}/${v6} dev eth0 nodad`, `addr add ${node.bridgeIp6}/${v6} dev cni0 nodad`);
+    for (const other of plan.nodes) {
+      if (other !== node && other.podCIDR6 && other.internalIP6) nodeLines.push(`route add ${other.podCIDR6} via ${other.internalIP6} dev eth0`);
+    }
+  }
+  const podParts = node.pods.map((pod) => {
+    const lines = ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${node.bridgeIp} dev eth0`];
+    if (plan.ipv6 && pod.ip6 && node.bridgeIp6) lines.push(`addr add ${pod.ip6}/${v6} dev eth0 nodad`, `route add ::/0 via ${node.bridgeIp6} dev eth0`);
+    return { netns: pod.netns, lines };
+  });
   return [{ netns: node.netns, lines: nodeLines }, ...podParts];
+}
+
+/**
+ * Commands run inside a node's namespace (`ip netns exec NODE ...`) after its links exist: forwarding on, for
+ * that namespace only (the root namespace's sysctls are never touched).
+ */
+export function nodeSysctls(plan: LabPlan): string[][] {
+  const v4 = [['sysctl', '-qw', 'net.ipv4.ip_forward=1']];
+  return plan.ipv6 ? [...v4, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']] : v4;
 }

@@ -15,6 +15,7 @@ import {
   LAB_STATE_DIR,
   namespacesOf,
   nodeCommands,
+  nodeSysctls,
   planLab,
   switchPortCommands,
   underlayCommands,
@@ -58,7 +59,7 @@ export async function labUp(options: LabOptions, inventoryPath = defaultInventor
     for (const node of plan.nodes) {
       for (const part of nodeCommands(plan, node)) await ipBatch(part.netns, part.lines);
       await ipBatch(plan.underlayNetns, switchPortCommands(plan, node));
-      await runCommand('ip', ['netns', 'exec', node.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      for (const sysctl of nodeSysctls(plan)) await runCommand('ip', ['netns', 'exec', node.netns, ...sysctl]);
     }
     const forwarderPid = plan.delayMs > 0 ? await startForwarder(plan) : undefined;
     mkdirSync(dirname(inventoryPath), { recursive: true });
