@@ -18,9 +18,10 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0): Promise<TestLab> {
+export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0, options: { ipv6?: boolean } = {}): Promise<TestLab> {
   await labDown(prefix, `/run/hopscope/test-${prefix}.json`); // leftovers of a killed run
-  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs }, `/run/hopscope/test-${prefix}.json`);
+  const ipv6 = options.ipv6 ? { ipv6: true } : {};
+  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs, ...ipv6 }, `/run/hopscope/test-${prefix}.json`);
   return { plan, inventoryPath, down: async () => void (await labDown(prefix, inventoryPath)) };
 }
 
