@@ -7,6 +7,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flowSampled6 } from '../../src/probes/sample-hash6.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { metric, scrape } from './support/metrics-text.js';
 import { hopSequence, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, waitForTraces, type AgentProcess, type TestLab } from './support/lab-agents.js';
@@ -136,6 +137,38 @@ describe('IPv6 hop traces in a dual-stack 2x2 lab', () => {
     const [d1] = await waitForTraces(a1.url, data, 'IPv6 data on node-1');
     expect(d1!.packet.payload_length).toBeGreaterThan(400);
     server.kill('SIGKILL');
+  });
+});
+
+describe('IPv6 kernel-side sampling', () => {
+  it('the default 1-in-64 flow sampling takes an IPv6 flow in both directions or not at all (symmetric hash); SYNs always', async () => {
+    const sampler = await startAgentProcess('node-1', `${PREFIX}n1`, lab!.inventoryPath); // default --sample 64
+    const server = execa('ip', ['netns', 'exec', POD22.netns, process.execPath, TCP_ECHO, 'server', '8087', '::'], { reject: false, buffer: false });
+    helpers.push(server);
+    try {
+      const ports = Array.from({ length: 2000 }, (_, i) => 41000 + i);
+      const inPort = ports.find((p) => flowSampled6(POD12.ip6, POD22.ip6, p, 8087, 6, 64))!;
+      const outPort = ports.find((p) => !flowSampled6(POD12.ip6, POD22.ip6, p, 8087, 6, 64))!;
+      // the same decision from the other direction's point of view
+      expect(flowSampled6(POD22.ip6, POD12.ip6, 8087, inPort, 6, 64)).toBe(true);
+      for (const port of [inPort, outPort]) {
+        await waitFor(async () => (await nsExec(POD12.netns, process.execPath, [TCP_ECHO, 'client', POD22.ip6, '8087', '0', String(port)])).exitCode === 0, 10_000, `TCP echo from port ${port}`);
+      }
+      const of = (port: number) => (t: Trace) => t.protocol === 'TCP' && ((t.src.port === port && t.dst.port === 8087) || (t.src.port === 8087 && t.dst.port === port));
+      const data = (t: Trace) => (t.packet.tcp_flags ?? '').includes('PSH');
+      const sampled = await waitFor(async () => {
+        const found = (await traces(sampler.url)).filter(of(inPort)).filter(data);
+        return found.some((t) => t.src.port === inPort) && found.some((t) => t.src.port === 8087) ? found : undefined;
+      }, 10_000, 'data of the sampled IPv6 flow in both directions');
+      expect(sampled.every((t) => t.src.ip === POD12.ip6 || t.src.ip === POD22.ip6)).toBe(true);
+      await settle();
+      const other = (await traces(sampler.url)).filter(of(outPort));
+      expect(other.filter(data)).toEqual([]);
+      expect(other.some((t) => t.packet.tcp_flags === 'SYN')).toBe(true);
+    } finally {
+      server.kill('SIGKILL');
+      await sampler.stop();
+    }
   });
 });
 

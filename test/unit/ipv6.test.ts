@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { flowSampled6, rawWords6 } from '../../src/probes/sample-hash6.js';
 import { canonicalIpv6, cidr6Contains, formatIpv6, groupsFromRawLe, ipv6FromRawLe, isIpv6, parseCidr6, parseIpv6 } from '../../src/net/ipv6.js';
 
 const groups = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 });
@@ -106,5 +107,22 @@ describe('IPv6 CIDRs', () => {
       }),
       { numRuns: 5_000 },
     );
+  });
+});
+
+describe('the IPv6 sampling hash (mirror of probes/hops.bt)', () => {
+  it('reads addresses as the probe does, and decides alike for both directions of a flow', () => {
+    expect(rawWords6('fd00:10:244:1::11')).toEqual([268435709, 16794626, 0, 285212672]);
+    fc.assert(
+      fc.property(groups, groups, fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(6, 17), fc.integer({ min: 1, max: 256 }), (a, b, p, q, proto, n) => {
+        const [x, y] = [formatIpv6(a), formatIpv6(b)];
+        expect(flowSampled6(x, y, p, q, proto, n)).toBe(flowSampled6(y, x, q, p, proto, n));
+      }),
+      { numRuns: 2_000 },
+    );
+    // about 1 in 64 flows
+    const picked = Array.from({ length: 6400 }, (_, i) => flowSampled6('fd00:10:244:1::12', 'fd00:10:244:2::12', 30000 + i, 8080, 6, 64)).filter(Boolean).length;
+    expect(picked).toBeGreaterThan(50);
+    expect(picked).toBeLessThan(150);
   });
 });
