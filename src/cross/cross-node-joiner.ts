@@ -180,6 +180,7 @@ function requestKey(t: Trace, as: 'request' | 'reply'): string | undefined {
   const p = t.packet;
   const [a, b] = as === 'request' ? [t.src, t.dst] : [t.dst, t.src];
   if (p.icmp_echo && p.icmp_type === (as === 'request' ? 8 : 0)) return `icmp|${a.ip}|${b.ip}|${p.icmp_echo.id}|${p.icmp_echo.seq}`;
+  if (p.icmp_echo && t.protocol === 'ICMPv6' && p.icmp_type === (as === 'request' ? 128 : 129)) return `icmp|${a.ip}|${b.ip}|${p.icmp_echo.id}|${p.icmp_echo.seq}`;
   if (t.protocol === 'TCP' && p.tcp_flags === (as === 'request' ? 'SYN' : 'SYN|ACK')) return `tcp|${a.ip}:${a.port}|${b.ip}:${b.port}`;
   return undefined;
 }

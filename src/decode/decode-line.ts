@@ -3,6 +3,7 @@
  * data is counted by the caller, never allowed to stop the pipeline.
  */
 import { ipFromRawLe, swap16, swap32 } from '../net/ipv4.js';
+import { decodeDrop6, decodeHop6, decodeNeigh6 } from './decode-ipv6.js';
 import type { CounterEvent, DropEvent, FdbEvent, HopEvent, NeighFailureEvent, ProbeEvent } from './probe-event.js';
 
 export type DecodeResult =
@@ -31,6 +32,12 @@ export function decodeLine(line: string): DecodeResult {
       return decodeFdb(fields);
     case 'N':
       return decodeNeigh(fields);
+    case 'H6':
+      return decodeHop6(fields);
+    case 'D6':
+      return decodeDrop6(fields);
+    case 'N6':
+      return decodeNeigh6(fields);
     case 'HOPSCOPE_READY':
       return fields.length === 2 && /^[a-z0-9-]+$/.test(fields[1] ?? '')
         ? { ok: true, event: { type: 'ready', group: fields[1] as string } }

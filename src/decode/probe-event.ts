@@ -1,9 +1,20 @@
 /**
  * @module The typed events the probes emit, field for field as probes/hops.bt and probes/drops.bt print them,
- * already converted to host order (addresses as dotted quads, ports, IP id, sequence numbers).
+ * already converted to host order (addresses as dotted quads, ports, IP id, sequence numbers). IPv6 packets
+ * (`H6`, `D6`, `N6` lines) become the same events with canonical IPv6 text (RFC 5952) as addresses, ipId 0
+ * (IPv6 has none) and the IPv6-only header fields in `ipv6`.
  */
 
 export type Direction = 'ingress' | 'egress';
+
+/** Fields only an IPv6 header has; present exactly on events of IPv6 packets. */
+export interface Ipv6Fields {
+  /** The 20-bit flow label: with ports and TCP seq / ICMPv6 echo id+seq, the packet's identity across nodes. */
+  readonly flowLabel: number;
+  readonly trafficClass: number;
+  /** Payload length from the header (bytes after the fixed 40-byte header). */
+  readonly payloadLength: number;
+}
 
 /** One packet at one interface (probes/hops.bt: `H <dir> ...`). */
 export interface HopEvent {
@@ -41,6 +52,8 @@ export interface HopEvent {
    * inner packet, so the hop joins the inner packet's trace.
    */
   readonly encap?: number;
+  /** IPv6 packets only (`H6`): protocol is then the next header (58 ICMPv6), icmpType/Code ICMPv6's. */
+  readonly ipv6?: Ipv6Fields;
 }
 
 /** A packet the kernel dropped with a reason (probes/drops.bt: `D ...`). */
@@ -60,6 +73,8 @@ export interface DropEvent {
   readonly cpu: number;
   /** Error of a failed route lookup for this packet just before the drop (-113, -13, -101), else 0. */
   readonly fibErr: number;
+  /** IPv6 packets only (`D6`). */
+  readonly ipv6?: { readonly flowLabel: number };
 }
 
 /** A change of a bridge's forwarding database (probes/bridge.bt: `B ...`). */
@@ -79,7 +94,7 @@ export interface FdbEvent {
   readonly taskNetns: number;
 }
 
-/** A neighbour (ARP) resolution that failed (probes/neigh.bt: `N ...`). */
+/** A neighbour resolution that failed: ARP (probes/neigh.bt: `N ...`) or IPv6 ND (`N6 ...`, family 10). */
 export interface NeighFailureEvent {
   readonly type: 'neigh-failed';
   readonly monoNs: number;

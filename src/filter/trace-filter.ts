@@ -85,7 +85,8 @@ export function parseDurationNs(text: string): number | undefined {
 export function matchesTrace(f: TraceFilter, t: Trace): boolean {
   if (f.path && t.path !== f.path) return false;
   if (f.outcome && t.outcome !== f.outcome) return false;
-  if (f.protocol && t.protocol !== f.protocol) return false;
+  // names are compared without case: the filter is upper-cased, and IPv6's is `ICMPv6`
+  if (f.protocol && t.protocol !== f.protocol && t.protocol.toUpperCase() !== f.protocol) return false;
   if (f.minLatencyNs !== undefined && t.latency_ns < f.minLatencyNs) return false;
   if (f.node && t.node !== f.node && t.src.node !== f.node && t.dst.node !== f.node && !t.hops.some((h) => h.node === f.node)) return false;
   if (f.namespace && t.src.namespace !== f.namespace && t.dst.namespace !== f.namespace) return false;

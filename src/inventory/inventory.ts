@@ -1,9 +1,13 @@
 /**
  * @module The inventory file (DESIGN.md): nodes with their Pod CIDR and pods with their IP, as
  * Node.spec.podCIDR and Pod.status.podIP would give them. Loading validates every field and names the bad one.
+ * Dual-stack (optional, additive): nodes may list `podCIDRs` (like Node.spec.podCIDRs, IPv4 and IPv6) and
+ * `internalIPs`, pods `ips` (like Pod.status.podIPs); `podCIDR`, `internalIP` and `ip` stay the IPv4 ones.
+ * IPv6 addresses are kept and looked up as canonical text (RFC 5952), the form the decoder produces.
  */
 import { readFileSync } from 'node:fs';
 import { cidrContains, parseCidr, parseIpv4, type Ipv4Cidr } from '../net/ipv4.js';
+import { canonicalIpv6, cidr6ContainsGroups, parseCidr6, parseIpv6, type Ipv6Cidr } from '../net/ipv6.js';
 
 export interface InventoryNode {
   readonly name: string;
@@ -11,6 +15,10 @@ export interface InventoryNode {
   readonly internalIP: string;
   /** Lab only: the node's root network namespace. Absent: the kernel's root namespace. */
   readonly netns?: string;
+  /** Every Pod CIDR of the node, IPv4 and IPv6 (Node.spec.podCIDRs); absent: just `podCIDR`. */
+  readonly podCIDRs?: readonly string[];
+  /** Every InternalIP of the node, IPv4 and IPv6; absent: just `internalIP`. */
+  readonly internalIPs?: readonly string[];
 }
 
 export interface InventoryPod {
@@ -19,6 +27,8 @@ export interface InventoryPod {
   readonly node: string;
   readonly ip: string;
   readonly netns?: string;
+  /** Every address of the pod, IPv4 and IPv6 (Pod.status.podIPs); absent: just `ip`. */
+  readonly ips?: readonly string[];
 }
 
 export interface InventoryData {
@@ -36,6 +46,7 @@ export class Inventory {
   private readonly podsByIp = new Map<string, InventoryPod>();
   private readonly nodesByIp = new Map<string, InventoryNode>();
   private readonly cidrs: { cidr: Ipv4Cidr; node: InventoryNode }[] = [];
+  private readonly cidrs6: { cidr: Ipv6Cidr; node: InventoryNode }[] = [];
 
   constructor(data: InventoryData) {
     this.data = data;
@@ -43,8 +54,20 @@ export class Inventory {
       const cidr = parseCidr(node.podCIDR);
       if (cidr) this.cidrs.push({ cidr, node });
       this.nodesByIp.set(node.internalIP, node);
+      for (const text of node.podCIDRs ?? []) {
+        const c6 = text.includes(':') ? parseCidr6(text) : undefined;
+        if (c6) this.cidrs6.push({ cidr: c6, node });
+        else if (text !== node.podCIDR) {
+          const c4 = parseCidr(text);
+          if (c4) this.cidrs.push({ cidr: c4, node });
+        }
+      }
+      for (const ip of node.internalIPs ?? []) if (!this.nodesByIp.has(keyOf(ip))) this.nodesByIp.set(keyOf(ip), node);
     }
-    for (const pod of data.pods) this.podsByIp.set(pod.ip, pod);
+    for (const pod of data.pods) {
+      this.podsByIp.set(pod.ip, pod);
+      for (const ip of pod.ips ?? []) if (ip !== pod.ip) this.podsByIp.set(keyOf(ip), pod);
+    }
   }
 
   static empty(): Inventory {
@@ -52,13 +75,18 @@ export class Inventory {
   }
 
   podByIp(ip: string): InventoryPod | undefined {
-    return this.podsByIp.get(ip);
+    return this.podsByIp.get(ip) ?? (ip.includes(':') ? this.podsByIp.get(keyOf(ip)) : undefined);
   }
 
   /** The node whose Pod CIDR holds `ip`, or whose InternalIP it is. */
   nodeOwningIp(ip: string): InventoryNode | undefined {
-    const byAddress = this.nodesByIp.get(ip);
+    const byAddress = this.nodesByIp.get(ip) ?? (ip.includes(':') ? this.nodesByIp.get(keyOf(ip)) : undefined);
     if (byAddress) return byAddress;
+    if (ip.includes(':')) {
+      const groups = parseIpv6(ip);
+      if (groups) for (const { cidr, node } of this.cidrs6) if (cidr6ContainsGroups(cidr, groups)) return node;
+      return undefined;
+    }
     for (const { cidr, node } of this.cidrs) if (cidrContains(cidr, ip)) return node;
     return undefined;
   }
@@ -102,7 +130,16 @@ export function validateInventory(json: unknown, source = 'inventory'): Inventor
     const internalIP = requireString(n, 'internalIP', at, fail);
     if (parseIpv4(internalIP) === undefined) fail(`${at}.internalIP`, `"${internalIP}" is not an IPv4 address`);
     const netns = optionalString(n, 'netns', at, fail);
-    return netns === undefined ? { name, podCIDR, internalIP } : { name, podCIDR, internalIP, netns };
+    const podCIDRs = optionalList(n, 'podCIDRs', at, fail, (c) => parseCidr(c) !== undefined || parseCidr6(c) !== undefined, 'an IPv4 or IPv6 CIDR such as fd00:10:244:1::/64');
+    const internalIPs = optionalList(n, 'internalIPs', at, fail, isAddress, 'an IPv4 or IPv6 address');
+    return {
+      name,
+      podCIDR,
+      internalIP,
+      ...(netns === undefined ? {} : { netns }),
+      ...(podCIDRs === undefined ? {} : { podCIDRs }),
+      ...(internalIPs === undefined ? {} : { internalIPs }),
+    };
   });
   const pods = podsIn.map((p: unknown, i): InventoryPod => {
     const at = `pods[${i}]`;
@@ -113,12 +150,41 @@ export function validateInventory(json: unknown, source = 'inventory'): Inventor
     const ip = requireString(p, 'ip', at, fail);
     if (parseIpv4(ip) === undefined) fail(`${at}.ip`, `"${ip}" is not an IPv4 address`);
     const netns = optionalString(p, 'netns', at, fail);
-    return netns === undefined ? { namespace, name, node, ip } : { namespace, name, node, ip, netns };
+    const ips = optionalList(p, 'ips', at, fail, isAddress, 'an IPv4 or IPv6 address');
+    return { namespace, name, node, ip, ...(netns === undefined ? {} : { netns }), ...(ips === undefined ? {} : { ips }) };
   });
   return { nodes, pods };
 }
 
 type Fail = (where: string, what: string) => never;
+
+/** Lookup key of an address: IPv6 as canonical text, IPv4 as it is. */
+function keyOf(ip: string): string {
+  return ip.includes(':') ? (canonicalIpv6(ip) ?? ip) : ip;
+}
+
+function isAddress(s: string): boolean {
+  return parseIpv4(s) !== undefined || canonicalIpv6(s) !== undefined;
+}
+
+/** An optional array of strings each passing `valid`; IPv6 entries come back canonical. */
+function optionalList(o: Record<string, unknown>, key: string, at: string, fail: Fail, valid: (s: string) => boolean, what: string): string[] | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) return fail(`${at}.${key}`, 'must be an array of strings when present');
+  return v.map((x: unknown, i) => {
+    if (typeof x !== 'string' || !valid(x)) return fail(`${at}.${key}[${i}]`, `${JSON.stringify(x)} is not ${what}`);
+    return canonicalText(x);
+  });
+}
+
+/** IPv6 text (address or CIDR) in canonical form; anything else unchanged. */
+function canonicalText(s: string): string {
+  if (!s.includes(':')) return s;
+  const [addr, len] = s.split('/');
+  const c = canonicalIpv6(addr ?? '');
+  return c === undefined ? s : len === undefined ? c : `${c}/${len}`;
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

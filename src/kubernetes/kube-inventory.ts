@@ -179,7 +179,13 @@ export class KubeInventory {
     // a terminating pod first, so that a live pod claiming the same address wins the lookup
     const records = [...this.pods.values()].sort((a, b) => Number(b.terminating) - Number(a.terminating));
     const pods: InventoryPod[] = [];
-    for (const r of records) for (const ip of r.ips) pods.push({ namespace: r.namespace, name: r.name, node: r.node, ip });
+    for (const r of records) {
+      // one entry per IPv4 address, as before; a dual-stack pod's entries also list every address (`ips`), and
+      // an IPv6-only pod gets one entry under its first address
+      const v4 = r.ips.filter((ip) => !ip.includes(':'));
+      const dual = v4.length !== r.ips.length ? { ips: r.ips } : {};
+      for (const ip of v4.length > 0 ? v4 : r.ips.slice(0, 1)) pods.push({ namespace: r.namespace, name: r.name, node: r.node, ip, ...dual });
+    }
     return new Inventory({ nodes, pods });
   }
 

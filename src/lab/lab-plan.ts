@@ -20,6 +20,11 @@ export interface LabOptions {
    * (VNI 1, UDP 8472) with static FDB, neighbour and route entries (see overlayCommands).
    */
   readonly overlay?: LabOverlay;
+  /**
+   * Dual-stack: every pod and node also gets an IPv6 address (Pod CIDRs fd00:10:244:N::/64, underlay
+   * fd00:192:168:254::N/64) and routes to the other nodes' IPv6 Pod CIDRs. Default false: IPv4 only.
+   */
+  readonly ipv6?: boolean;
 }
 
 export type LabOverlay = 'none' | 'vxlan';
@@ -28,10 +33,22 @@ export const LAB_OVERLAYS: readonly LabOverlay[] = ['none', 'vxlan'];
 /** flannel's VXLAN device as flannel creates it (vxlan backend defaults): name, VNI, UDP port, MTU. */
 export const FLANNEL_VXLAN = { device: 'flannel.1', vni: 1, port: 8472, mtu: 1450 } as const;
 
+/** IPv6 Pod CIDR, bridge, pod and underlay addresses of the dual-stack lab (`--ipv6`). */
+export const LAB_IPV6 = {
+  podCidr: (node: number) => `fd00:10:244:${node}::/64`,
+  bridge: (node: number) => `fd00:10:244:${node}::1`,
+  /** Pod j of node i: ::(10+j) written in decimal digits, so fd00:10:244:1::11 reads like 10.244.1.11. */
+  pod: (node: number, pod: number) => `fd00:10:244:${node}::${10 + pod}`,
+  underlay: (node: number) => `fd00:192:168:254::${node}`,
+  prefixLength: 64,
+} as const;
+
 export interface LabPod {
   readonly name: string;
   readonly netns: string;
   readonly ip: string;
+  /** The pod's IPv6 address (`--ipv6` only). */
+  readonly ip6?: string;
   /** Host side of the pod's veth, a port of the node's cni0; the pod side is `eth0`. */
   readonly hostVeth: string;
 }
@@ -52,6 +69,10 @@ export interface LabNode {
    * be given it, as flannel publishes it in a node annotation) and the device's address, `10.244.N.0`.
    */
   readonly vtep?: { readonly mac: string; readonly ip: string };
+  /** `--ipv6` only: the IPv6 Pod CIDR, cni0's IPv6 address and the uplink's IPv6 address. */
+  readonly podCIDR6?: string;
+  readonly bridgeIp6?: string;
+  readonly internalIP6?: string;
 }
 
 export interface LabPlan {
@@ -63,6 +84,8 @@ export interface LabPlan {
   readonly nodes: readonly LabNode[];
   /** `none`: direct routes between nodes; `vxlan`: the flannel.1 overlay. */
   readonly overlay: LabOverlay;
+  /** Dual-stack (`--ipv6`); absent: IPv4 only. */
+  readonly ipv6?: true;
 }
 
 export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
@@ -103,8 +126,10 @@ export function planLab(options: LabOptions): LabPlan {
     const netns = `${o.prefix}n${i}`;
     const pods: LabPod[] = [];
     for (let j = 1; j <= o.podsPerNode; j++) {
-      pods.push({ name: `pod-${i}-${j}`, netns: `${netns}p${j}`, ip: `10.244.${i}.${10 + j}`, hostVeth: `veth${i}p${j}` });
+      const pod: LabPod = { name: `pod-${i}-${j}`, netns: `${netns}p${j}`, ip: `10.244.${i}.${10 + j}`, hostVeth: `veth${i}p${j}` };
+      pods.push(o.ipv6 ? { ...pod, ip6: LAB_IPV6.pod(i, j) } : pod);
     }
+    const v6 = o.ipv6 ? { podCIDR6: LAB_IPV6.podCidr(i), bridgeIp6: LAB_IPV6.bridge(i), internalIP6: LAB_IPV6.underlay(i) } : {};
     nodes.push({
       index: i,
       name: `node-${i}`,
@@ -114,10 +139,12 @@ export function planLab(options: LabOptions): LabPlan {
       internalIP: `192.168.254.${i}`,
       switchPort: `n${i}`,
       pods,
+      ...v6,
       ...(overlay === 'vxlan' ? { vtep: { mac: vtepMac(i), ip: `10.244.${i}.0` } } : {}),
     });
   }
-  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes, overlay };
+  const plan: LabPlan = { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes, overlay };
+  return o.ipv6 ? { ...plan, ipv6: true } : plan;
 }
 
 /** A locally administered unicast MAC per node index (flannel's are random; fixed here so the plan stays pure). */
@@ -128,9 +155,24 @@ function vtepMac(index: number): string {
 
 export function inventoryOf(plan: LabPlan): InventoryData {
   return {
-    nodes: plan.nodes.map((n) => ({ name: n.name, netns: n.netns, podCIDR: n.podCIDR, internalIP: n.internalIP })),
+    nodes: plan.nodes.map((n) => ({
+      name: n.name,
+      netns: n.netns,
+      podCIDR: n.podCIDR,
+      internalIP: n.internalIP,
+      // dual-stack: every CIDR and address, IPv4 first, as Node.spec.podCIDRs lists them
+      ...(n.podCIDR6 ? { podCIDRs: [n.podCIDR, n.podCIDR6] } : {}),
+      ...(n.internalIP6 ? { internalIPs: [n.internalIP, n.internalIP6] } : {}),
+    })),
     pods: plan.nodes.flatMap((n) =>
-      n.pods.map((p) => ({ namespace: LAB_POD_NAMESPACE, name: p.name, node: n.name, ip: p.ip, netns: p.netns })),
+      n.pods.map((p) => ({
+        namespace: LAB_POD_NAMESPACE,
+        name: p.name,
+        node: n.name,
+        ip: p.ip,
+        netns: p.netns,
+        ...(p.ip6 ? { ips: [p.ip, p.ip6] } : {}),
+      })),
     ),
   };
 }
@@ -194,10 +236,19 @@ export function nodeCommands(plan: LabPlan, node: LabNode): { netns: string; lin
       if (other !== node) nodeLines.push(`route add ${other.podCIDR} via ${other.internalIP} dev eth0`);
     }
   }
-  const podParts = node.pods.map((pod) => ({
-    netns: pod.netns,
-    lines: ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, `link set eth0${podMtu} up`, `route add default via ${node.bridgeIp} dev eth0`],
-  }));
+  const v6 = LAB_IPV6.prefixLength;
+  if (plan.ipv6 && node.internalIP6 && node.bridgeIp6) {
+    // nodad: usable at once (no duplicate address detection delay); routes via the other node's underlay address
+    nodeLines.push(`addr add ${node.internalIP6}/${v6} dev eth0 nodad`, `addr add ${node.bridgeIp6}/${v6} dev cni0 nodad`);
+    for (const other of plan.nodes) {
+      if (other !== node && other.podCIDR6 && other.internalIP6) nodeLines.push(`route add ${other.podCIDR6} via ${other.internalIP6} dev eth0`);
+    }
+  }
+  const podParts = node.pods.map((pod) => {
+    const lines = ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, `link set eth0${podMtu} up`, `route add default via ${node.bridgeIp} dev eth0`];
+    if (plan.ipv6 && pod.ip6 && node.bridgeIp6) lines.push(`addr add ${pod.ip6}/${v6} dev eth0 nodad`, `route add ::/0 via ${node.bridgeIp6} dev eth0`);
+    return { netns: pod.netns, lines };
+  });
   return [{ netns: node.netns, lines: nodeLines }, ...podParts];
 }
 
@@ -224,4 +275,13 @@ export function overlayCommands(plan: LabPlan, node: LabNode): { ip: string[]; b
     bridge.push(`fdb append ${other.vtep.mac} dev ${dev} dst ${other.internalIP} self permanent`);
   }
   return { ip, bridge };
+}
+
+/**
+ * Commands run inside a node's namespace (`ip netns exec NODE ...`) after its links exist: forwarding on, for
+ * that namespace only (the root namespace's sysctls are never touched).
+ */
+export function nodeSysctls(plan: LabPlan): string[][] {
+  const v4 = [['sysctl', '-qw', 'net.ipv4.ip_forward=1']];
+  return plan.ipv6 ? [...v4, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']] : v4;
 }

@@ -16,6 +16,7 @@ import {
   namespacesOf,
   nodeCommands,
   overlayCommands,
+  nodeSysctls,
   planLab,
   switchPortCommands,
   underlayCommands,
@@ -61,7 +62,7 @@ export async function labUp(options: LabOptions, inventoryPath = defaultInventor
       const fdb = overlayCommands(plan, node).bridge;
       if (fdb.length > 0) await runCommand('bridge', ['-n', node.netns, '-batch', '-'], { input: fdb.join('\n') + '\n' });
       await ipBatch(plan.underlayNetns, switchPortCommands(plan, node));
-      await runCommand('ip', ['netns', 'exec', node.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      for (const sysctl of nodeSysctls(plan)) await runCommand('ip', ['netns', 'exec', node.netns, ...sysctl]);
     }
     const forwarderPid = plan.delayMs > 0 ? await startForwarder(plan) : undefined;
     mkdirSync(dirname(inventoryPath), { recursive: true });

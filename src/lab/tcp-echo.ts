@@ -1,6 +1,6 @@
 /**
- * @module Lab traffic helper (never part of the agent): `node tcp-echo.js server PORT` echoes whatever it
- * receives; `node tcp-echo.js client HOST PORT [INTERVAL_MS] [LOCAL_PORT]` opens a connection (from LOCAL_PORT
+ * @module Lab traffic helper (never part of the agent): `node tcp-echo.js server PORT [HOST]` echoes whatever it
+ * receives (HOST default 0.0.0.0; `::` for IPv6 and IPv4); `node tcp-echo.js client HOST PORT [INTERVAL_MS] [LOCAL_PORT]` opens a connection (from LOCAL_PORT
  * if given), sends a payload, reads the echo and closes, once or every INTERVAL_MS (0: once). Run inside a pod
  * namespace with `ip netns exec`.
  */
@@ -10,7 +10,7 @@ const [mode, a, b, c, d] = process.argv.slice(2);
 
 if (mode === 'server') {
   const server = createServer((socket) => socket.pipe(socket));
-  server.listen(Number(a), '0.0.0.0', () => console.log(`listening ${Number(a)}`));
+  server.listen(Number(a), b ?? '0.0.0.0', () => console.log(`listening ${Number(a)}`));
 } else if (mode === 'client') {
   const once = () =>
     new Promise<void>((resolve, reject) => {
@@ -42,6 +42,6 @@ if (mode === 'server') {
   };
   void run();
 } else {
-  console.error('usage: tcp-echo server PORT | client HOST PORT [INTERVAL_MS]');
+  console.error('usage: tcp-echo server PORT [HOST] | client HOST PORT [INTERVAL_MS]');
   process.exit(2);
 }

@@ -8,6 +8,7 @@ import type { CounterEvent, DropEvent, FdbEvent, NeighFailureEvent } from '../de
 import type { DropReasons } from '../decode/drop-reasons.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { cidrContains, parseCidr } from '../net/ipv4.js';
+import { cidr6Contains, parseCidr6 } from '../net/ipv6.js';
 import type { NodeScope } from '../scope/node-scope.js';
 import { BridgeFdb } from './bridge-fdb.js';
 import { LabeledCounts } from './labeled-counts.js';
@@ -156,9 +157,17 @@ export class NodeCounters {
 
   private neighborKind(e: NeighFailureEvent): (typeof NEIGHBOR_INTERFACE_KINDS)[number] | undefined {
     const inventory = this.o.inventory();
-    const cidrText = inventory.node(this.o.node)?.podCIDR;
-    const cidr = cidrText ? parseCidr(cidrText) : undefined;
-    const inMyPods = cidr ? cidrContains(cidr, e.address) : undefined;
+    const me = inventory.node(this.o.node);
+    let inMyPods: boolean | undefined;
+    if (e.address.includes(':')) {
+      // IPv6 (ND): the node's IPv6 Pod CIDRs (podCIDRs); undefined when it has none
+      const cidrs6 = (me?.podCIDRs ?? []).map((c) => (c.includes(':') ? parseCidr6(c) : undefined)).filter((c) => c !== undefined);
+      inMyPods = cidrs6.length > 0 ? cidrs6.some((c) => cidr6Contains(c, e.address)) : undefined;
+    } else {
+      const cidrText = me?.podCIDR;
+      const cidr = cidrText ? parseCidr(cidrText) : undefined;
+      inMyPods = cidr ? cidrContains(cidr, e.address) : undefined;
+    }
     if (e.device === this.o.bridgeName) return inMyPods !== false ? 'bridge' : undefined;
     if (e.device.startsWith('flannel.') || e.device.startsWith('vxlan')) return this.o.scope.wholeKernel ? 'overlay' : undefined;
     if (inMyPods) return 'pod';

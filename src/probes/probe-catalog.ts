@@ -31,7 +31,7 @@ export const PROBE_GROUPS: readonly ProbeGroup[] = [
   {
     name: 'drops',
     file: 'drops.bt',
-    tracepoints: ['fib:fib_table_lookup', 'skb:kfree_skb'],
+    tracepoints: ['fib:fib_table_lookup', 'skb:kfree_skb', 'fib6:fib6_table_lookup'],
     purpose: 'drops with the kernel reason, route misses (no route, unreachable, prohibit, neighbour failed)',
   },
   {
@@ -72,7 +72,9 @@ export function composeScript(group: ProbeGroup, source: string, exists: (tracep
       keep = true;
       for (const tp of tracepoints) {
         const present = exists(tp);
-        (present ? attached : missing).push(tp);
+        // several blocks may attach one tracepoint (hops.bt's IPv4 and IPv6 blocks): list it once
+        const list = present ? attached : missing;
+        if (!list.includes(tp)) list.push(tp);
         keep &&= present;
       }
     }

@@ -1,7 +1,8 @@
 /**
  * @module The identity of a packet that every node sees alike (addresses, protocol, IP id, and the TCP
  * sequence or ICMP echo id/sequence): how the halves of a cross-node packet find each other without any
- * shared kernel state.
+ * shared kernel state. IPv6 has no IP id: its identity is the flow label (unchanged by forwarding) with the
+ * ports and the TCP sequence or ICMPv6 echo id/sequence.
  */
 import type { Trace } from './trace.js';
 
@@ -11,6 +12,7 @@ export function packetKey(t: Trace): string | undefined {
   if (!p || typeof p !== 'object' || typeof p.ip_id !== 'number') return undefined;
   if (typeof t.src?.ip !== 'string' || typeof t.dst?.ip !== 'string') return undefined;
   const parts = [t.src.ip, t.dst.ip, t.protocol, String(p.ip_id)];
+  if (typeof p.flow_label === 'number') parts.push(`fl=${p.flow_label}`, `${t.src.port ?? ''}>${t.dst.port ?? ''}`);
   if (typeof p.tcp_seq === 'number') parts.push(`seq=${p.tcp_seq}`);
   if (p.icmp_echo && typeof p.icmp_echo === 'object') parts.push(`echo=${p.icmp_echo.id}/${p.icmp_echo.seq}`);
   return parts.join('|');

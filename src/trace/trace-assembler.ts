@@ -237,7 +237,10 @@ function endOf(t: OpenTrace): number | undefined {
 
 /** Same packet (the skb address may have been reused) and not before its first hop. */
 function dropBelongs(t: OpenTrace, d: DropEvent): boolean {
-  return t.first.saddr === d.saddr && t.first.daddr === d.daddr && t.first.ipId === d.ipId && d.monoNs >= (t.hops[0]?.monoNs ?? 0);
+  return (
+    t.first.saddr === d.saddr && t.first.daddr === d.daddr && t.first.ipId === d.ipId && d.monoNs >= (t.hops[0]?.monoNs ?? 0) &&
+    t.first.ipv6?.flowLabel === d.ipv6?.flowLabel
+  );
 }
 
 function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): 'delivered' | 'forwarded' | undefined {
@@ -247,7 +250,10 @@ function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): 'deli
 }
 
 function sameIdentity(a: HopEvent, b: HopEvent): boolean {
-  return a.ipId === b.ipId && a.saddr === b.saddr && a.daddr === b.daddr && a.protocol === b.protocol;
+  if (a.ipId !== b.ipId || a.saddr !== b.saddr || a.daddr !== b.daddr || a.protocol !== b.protocol) return false;
+  // IPv6 has no IP id: the flow label, ports and TCP seq / ICMPv6 echo id+seq stand in for it
+  if (a.ipv6 === undefined && b.ipv6 === undefined) return true;
+  return a.ipv6?.flowLabel === b.ipv6?.flowLabel && a.seq === b.seq && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
 }
 
 /** Hops arrive almost always in order; a late one from another CPU's buffer is slotted in by time. */
@@ -336,6 +342,7 @@ function flagNames(flags: number): string {
 const VXLAN_OVERHEAD = 50;
 
 function identityOf(e: HopEvent): PacketIdentity {
+  if (e.ipv6) return identityOf6(e, e.ipv6.flowLabel, e.ipv6.payloadLength);
   // a trace that starts at an encapsulated hop (a receiver's uplink) still describes the inner packet
   const length = e.encap === undefined ? e.length : Math.max(0, e.length - VXLAN_OVERHEAD);
   if (e.protocol === 6) return { ip_id: e.ipId, length, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
@@ -344,4 +351,15 @@ function identityOf(e: HopEvent): PacketIdentity {
     return { ip_id: e.ipId, length, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
   }
   return { ip_id: e.ipId, length };
+}
+
+/** IPv6: no IP id (0), the flow label and payload length instead; ICMPv6 echo is types 128/129. */
+function identityOf6(e: HopEvent, flowLabel: number, payloadLength: number): PacketIdentity {
+  const v6 = { ip_id: 0, length: e.length, flow_label: flowLabel, payload_length: payloadLength };
+  if (e.protocol === 6) return { ...v6, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
+  if (e.protocol === 58) {
+    const echo = e.icmpType === 128 || e.icmpType === 129 ? { icmp_echo: { id: e.seq >>> 16, seq: e.seq & 0xffff } } : {};
+    return { ...v6, icmp_type: e.icmpType, icmp_code: e.icmpCode, ...echo };
+  }
+  return v6;
 }

@@ -59,6 +59,10 @@ export interface PacketIdentity {
   readonly icmp_type?: number;
   readonly icmp_code?: number;
   readonly icmp_echo?: { readonly id: number; readonly seq: number };
+  /** IPv6 only (ip_id is then 0: IPv6 has no IP id): the flow label, part of the packet's identity. */
+  readonly flow_label?: number;
+  /** IPv6 only: the header's payload length. */
+  readonly payload_length?: number;
 }
 
 export interface Trace {
@@ -86,6 +90,8 @@ export function protocolName(protocol: number): string {
       return 'TCP';
     case 17:
       return 'UDP';
+    case 58:
+      return 'ICMPv6';
     default:
       return `IP-${protocol}`;
   }

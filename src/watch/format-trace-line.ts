@@ -30,6 +30,7 @@ const OUTCOME_STYLE: Record<string, readonly Style[]> = {
 };
 
 const ICMP_NAMES: Record<number, string> = { 0: 'echo-reply', 3: 'unreachable', 8: 'echo-request', 11: 'time-exceeded' };
+const ICMPV6_NAMES: Record<number, string> = { 1: 'unreachable', 2: 'packet-too-big', 3: 'time-exceeded', 4: 'parameter-problem', 128: 'echo-request', 129: 'echo-reply' };
 
 export function formatTraceLine(t: StreamTrace, opts: FormatOptions): string {
   const paint = (text: string, ...styles: readonly Style[]) => (opts.color && styles.length > 0 ? `${styles.map((s) => SGR[s]).join('')}${text}${SGR.reset}` : text);
@@ -99,6 +100,10 @@ function protocolText(t: Trace): string {
   const p = t.packet;
   if (!p || typeof p !== 'object') return proto;
   if (typeof p.tcp_flags === 'string' && p.tcp_flags.length > 0) return `${proto} [${sanitizeText(p.tcp_flags)}]`;
+  if (typeof p.icmp_type === 'number' && t.protocol === 'ICMPv6') {
+    const name = ICMPV6_NAMES[p.icmp_type] ?? `type ${p.icmp_type}`;
+    return `${proto} ${name}${p.icmp_type < 128 ? `/${sanitizeText(p.icmp_code)}` : ''}`;
+  }
   if (typeof p.icmp_type === 'number') {
     const name = ICMP_NAMES[p.icmp_type] ?? `type ${p.icmp_type}`;
     return `${proto} ${name}${p.icmp_type === 3 || p.icmp_type === 11 ? `/${sanitizeText(p.icmp_code)}` : ''}`;

@@ -348,6 +348,7 @@ function hopTime(hop) {
 function packetText(p) {
   if (!p || typeof p !== 'object') return '';
   if (p.icmp_echo) return `echo id ${p.icmp_echo.id} seq ${p.icmp_echo.seq}`;
+  if (p.flow_label !== undefined) return `${p.tcp_flags ? `${p.tcp_flags} seq ${p.tcp_seq} ` : ''}flow label ${p.flow_label}`;
   if (p.tcp_flags) return `${p.tcp_flags} seq ${p.tcp_seq}`;
   return p.ip_id !== undefined ? `ip id ${p.ip_id}` : '';
 }

@@ -30,7 +30,7 @@ const encapAt = (t: Trace) => t.hops.map((h) => h.encap ?? '-');
 const echo = (type: number, src: string, dst: string) => (t: Trace) => t.protocol === 'ICMP' && t.packet.icmp_type === type && t.src.ip === src && t.dst.ip === dst;
 
 beforeAll(async () => {
-  lab = await startLab(PREFIX, 2, 2, 0, 'vxlan');
+  lab = await startLab(PREFIX, 2, 2, 0, { overlay: 'vxlan' });
   const [p1, p2] = [await freePort(), await freePort()];
   [a1, a2] = await Promise.all([
     startAgentProcess('node-1', `${PREFIX}n1`, lab.inventoryPath, ['--listen', `127.0.0.1:${p1}`, '--sample', '1', '--peer', `node-2=http://127.0.0.1:${p2}`]),

@@ -133,7 +133,11 @@ describe('KubeInventory: list', () => {
     expect(current.podByIp('10.244.2.10')).toBeUndefined();
     expect(current.nodeOwningIp('10.244.2.10')?.name).toBe('node-2');
     expect(current.nodeOwningIp('10.244.1.200')?.name).toBe('node-1');
-    expect(current.nodeOwningIp('192.168.1.2')).toEqual({ name: 'node-2', podCIDR: '10.244.2.0/24', internalIP: '192.168.1.2' });
+    // dual-stack nodes: every Pod CIDR and InternalIP too (IPv6 ones canonical)
+    expect(current.nodeOwningIp('192.168.1.2')).toEqual({
+      name: 'node-2', podCIDR: '10.244.2.0/24', internalIP: '192.168.1.2',
+      podCIDRs: ['10.244.2.0/24', 'fd00:10:244::/64'], internalIPs: ['fd00::1', '192.168.1.2'],
+    });
     expect(current.nodeOwningIp('10.245.0.1')).toBeUndefined();
     // a host-network pod's address is the node's; a finished pod has given its address back
     expect(current.podByIp('192.168.1.1')).toBeUndefined();

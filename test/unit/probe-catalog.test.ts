@@ -136,7 +136,7 @@ describe('composeScript on the real probe files', () => {
   it('drops.bt without kfree_skb is only the preamble', () => {
     const c = composeScript(DROPS, readProbeSource(DROPS), NONE);
     expect(c.attached).toEqual([]);
-    expect(c.missing).toEqual(['fib:fib_table_lookup', 'skb:kfree_skb']);
+    expect(c.missing).toEqual(['fib:fib_table_lookup', 'skb:kfree_skb', 'fib6:fib6_table_lookup']);
     expect(c.script).toContain('HOPSCOPE_READY drops');
     expect(c.script).not.toContain('kfree_skb');
     expect(c.script).not.toContain('printf("D ');

@@ -18,9 +18,14 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0, overlay: LabOverlay = 'none'): Promise<TestLab> {
+export interface LabExtras {
+  readonly overlay?: LabOverlay;
+  readonly ipv6?: boolean;
+}
+
+export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0, extras: LabExtras = {}): Promise<TestLab> {
   await labDown(prefix, `/run/hopscope/test-${prefix}.json`); // leftovers of a killed run
-  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs, overlay }, `/run/hopscope/test-${prefix}.json`);
+  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs, ...extras }, `/run/hopscope/test-${prefix}.json`);
   return { plan, inventoryPath, down: async () => void (await labDown(prefix, inventoryPath)) };
 }
 
