@@ -5,15 +5,18 @@ import { defaultInventoryPath, labDown, labStatus, labUp } from '../lab/lab.js';
 import { LAB_DEFAULTS, LAB_MAX_DELAY_MS } from '../lab/lab-plan.js';
 import { intFlag, parseFlags, UsageError } from './parse-flags.js';
 
-export const LAB_USAGE = `usage: hopscope lab up|down|status [--prefix P] [--nodes N] [--pods M] [--delay-ms D] [--inventory FILE]
+export const LAB_USAGE = `usage: hopscope lab up|down|status [--prefix P] [--nodes N] [--pods M] [--delay-ms D] [--services] [--inventory FILE]
   up      build N nodes (default 2) with M pods each (default 2) in network namespaces named P... (default "hs");
           --delay-ms D (0 to ${LAB_MAX_DELAY_MS}, default 0) delays every frame between nodes by D ms one way
           (a lab-only forwarder in the underlay namespace replaces its bridge; it runs until \`lab down\`)
+          --services adds ClusterIP Services (10.96.0.0/16, port 80 -> 8080/TCP) as kube-proxy's nftables mode
+          does, in every node's namespace: "web" (10.96.0.10, backends: the last node's pods) and "echo-I-J"
+          (10.96.I.(10+J), backend: pod-I-J); backends answer once something listens on 8080 in the pod
   down    stop the lab's delay forwarder, remove every namespace of prefix P and its inventory file
   status  list the namespaces of prefix P, the inventory and the delay forwarder`;
 
 export async function labCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'inventory'] });
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'inventory'], booleans: ['services'] });
   const action = flags.positionals[0];
   const prefix = flags.values['prefix'] ?? LAB_DEFAULTS.prefix;
   const inventory = flags.values['inventory'] ?? defaultInventoryPath(prefix);
@@ -23,7 +26,8 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
       const pods = intFlag(flags, 'pods', LAB_DEFAULTS.podsPerNode);
       const delayMs = intFlag(flags, 'delay-ms', 0);
       const started = Date.now();
-      const { plan, inventoryPath, forwarderPid } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs }, inventory);
+      const services = flags.booleans.has('services');
+      const { plan, inventoryPath, forwarderPid } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs, ...(services ? { services } : {}) }, inventory);
       console.log(`lab "${prefix}" up in ${Date.now() - started} ms: ${plan.nodes.length} nodes x ${pods} pods`);
       if (forwarderPid !== undefined) {
         console.log(`  delay ${plan.delayMs} ms one way between nodes: forwarder pid ${forwarderPid} in netns ${plan.underlayNetns}`);
@@ -31,6 +35,10 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
       for (const n of plan.nodes) {
         console.log(`  ${n.name}  netns ${n.netns}  podCIDR ${n.podCIDR}  uplink ${n.internalIP}`);
         for (const p of n.pods) console.log(`    ${p.name}  netns ${p.netns}  ip ${p.ip}  veth ${p.hostVeth}`);
+      }
+      for (const s of plan.services) {
+        const ports = s.ports.map((p) => `${p.port}->${p.targetPort}/${p.protocol}`).join(',');
+        console.log(`  service ${s.namespace}/${s.name}  ${s.clusterIP}  ${ports}  backends ${s.backends.join(' ')}`);
       }
       console.log(`inventory: ${inventoryPath}`);
       return 0;

@@ -3,6 +3,7 @@
  * and a pod count. Pure, so the layout is testable without root; lab.ts carries it out.
  */
 import type { InventoryData } from '../inventory/inventory.js';
+import { LAB_SERVICE_CIDR, planServices, type LabService } from './lab-services.js';
 
 export interface LabOptions {
   /** Starts every namespace name: lets several labs (and tests) coexist. */
@@ -14,6 +15,11 @@ export interface LabOptions {
    * netem, so a delay replaces the underlay bridge `sw0` with a lab-only forwarder (delay-forwarder.py).
    */
   readonly delayMs?: number;
+  /**
+   * ClusterIP Services in 10.96.0.0/16 implemented as kube-proxy's nftables mode does, in every node's netns
+   * (lab-services.ts). Off by default.
+   */
+  readonly services?: boolean;
 }
 
 export interface LabPod {
@@ -44,6 +50,8 @@ export interface LabPlan {
   /** One-way delay between nodes in ms; 0: the underlay is the bridge `sw0`, otherwise the delay forwarder. */
   readonly delayMs: number;
   readonly nodes: readonly LabNode[];
+  /** The lab's Services (empty without `services`). */
+  readonly services: readonly LabService[];
 }
 
 export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
@@ -93,15 +101,27 @@ export function planLab(options: LabOptions): LabPlan {
       pods,
     });
   }
-  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes };
+  const services = o.services === true ? planServices(nodes, LAB_POD_NAMESPACE) : [];
+  return { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes, services };
 }
 
 export function inventoryOf(plan: LabPlan): InventoryData {
-  return {
+  const data: InventoryData = {
     nodes: plan.nodes.map((n) => ({ name: n.name, netns: n.netns, podCIDR: n.podCIDR, internalIP: n.internalIP })),
     pods: plan.nodes.flatMap((n) =>
       n.pods.map((p) => ({ namespace: LAB_POD_NAMESPACE, name: p.name, node: n.name, ip: p.ip, netns: p.netns })),
     ),
+  };
+  if (plan.services.length === 0) return data;
+  return {
+    ...data,
+    services: plan.services.map((s) => ({
+      namespace: s.namespace,
+      name: s.name,
+      clusterIP: s.clusterIP,
+      ports: s.ports.map((p) => ({ port: p.port, targetPort: p.targetPort, protocol: p.protocol })),
+      backends: [...s.backends],
+    })),
   };
 }
 
@@ -155,10 +175,15 @@ export function nodeCommands(plan: LabPlan, node: LabNode): { netns: string; lin
   for (const pod of node.pods) {
     nodeLines.push(`link add ${pod.hostVeth} type veth peer name eth0 netns ${pod.netns}`);
     nodeLines.push(`link set ${pod.hostVeth} master cni0 up`);
+    // as the CNI bridge plugin's hairpinMode: a pod reaching itself through its Service gets the frame back
+    if (plan.services.length > 0) nodeLines.push(`link set ${pod.hostVeth} type bridge_slave hairpin on`);
   }
   for (const other of plan.nodes) {
     if (other !== node) nodeLines.push(`route add ${other.podCIDR} via ${other.internalIP} dev eth0`);
   }
+  // node-originated traffic to a Service needs a route before the output hook's DNAT (a real node's default
+  // route); it never leaves with this address, the DNAT rewrites it first
+  if (plan.services.length > 0) nodeLines.push(`route add ${LAB_SERVICE_CIDR} dev eth0`);
   const podParts = node.pods.map((pod) => ({
     netns: pod.netns,
     lines: ['link set lo up', `addr add ${pod.ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${node.bridgeIp} dev eth0`],
