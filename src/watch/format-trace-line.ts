@@ -50,6 +50,8 @@ export function formatTraceLine(t: StreamTrace, opts: FormatOptions): string {
       node = h.node;
       text += `${paint(`[${sanitizeText(h.node)}]`, 'magenta')} `;
     }
+    // a Service's NAT rewrote the packet on the way into this hop
+    if (typeof h.nat === 'string') text += `${paint(`{${sanitizeText(h.nat)}}`, 'yellow')} `;
     text += `${sanitizeText(h.kind)}:${sanitizeText(h.direction)}(${sanitizeText(h.interface)})`;
     if (i > 0) text += ` ${paint(signedDuration(h.delta_ns), 'dim')}`;
     hops.push(text);

@@ -18,9 +18,9 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0): Promise<TestLab> {
+export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0, services = false): Promise<TestLab> {
   await labDown(prefix, `/run/hopscope/test-${prefix}.json`); // leftovers of a killed run
-  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs }, `/run/hopscope/test-${prefix}.json`);
+  const { plan, inventoryPath } = await labUp({ prefix, nodes, podsPerNode: pods, delayMs, ...(services ? { services } : {}) }, `/run/hopscope/test-${prefix}.json`);
   return { plan, inventoryPath, down: async () => void (await labDown(prefix, inventoryPath)) };
 }
 
