@@ -65,9 +65,13 @@ export async function labUp(options: LabOptions, inventoryPath = defaultInventor
         // as on a Kubernetes node (kubeadm requires it): bridged IPv4 passes the IP hooks, so conntrack un-NATs
         // a same-node backend's reply that the bridge forwards without routing. Set explicitly in the node's
         // namespace (per-netns sysctl), so the lab does not depend on the kernel's default
-        await runCommand('ip', ['netns', 'exec', node.netns, 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1']);
+        await runCommand('ip', ['netns', 'exec', node.netns, 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1']).catch((cause: unknown) => {
+          throw new LabError(`--services needs bridge netfilter (CONFIG_BRIDGE_NETFILTER, module br_netfilter): ${(cause as Error).message}`, { cause });
+        });
         // kube-proxy's rules, inside the node's namespace only (nft never runs in the root namespace)
-        await runCommand('ip', ['netns', 'exec', node.netns, 'nft', '-f', '-'], { input: servicesRuleset(plan.services) });
+        await runCommand('ip', ['netns', 'exec', node.netns, 'nft', '-f', '-'], { input: servicesRuleset(plan.services) }).catch((cause: unknown) => {
+          throw new LabError(`--services: loading the nftables rules in ${node.netns} failed (is nftables installed?): ${(cause as Error).message}`, { cause });
+        });
       }
     }
     const forwarderPid = plan.delayMs > 0 ? await startForwarder(plan) : undefined;
