@@ -99,7 +99,7 @@ describe('KubeInventory: Services through the real client', () => {
     const inv = start();
     await until('services listed', () => inv.servicesSynced() && inv.current().serviceByIp('10.96.0.10') !== undefined);
     expect(inv.current().serviceByIp('10.96.0.10')).toEqual({ namespace: 'default', name: 'web', clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }], backends: ['10.244.2.11'] });
-    expect(api.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices' && r.watch)).toBe(true);
+    await until('the slices watched', () => api.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices' && r.watch));
     expect(api.requests.some((r) => r.path === '/api/v1/services' && !r.watch && r.authorization === `Bearer ${TOKEN}`)).toBe(true);
     // a second backend comes up in a new slice; then the Service goes
     api.set('endpointslices', slice('web-2', 'web', [{ ip: '10.244.1.20' }], [{ name: 'http', port: 8080, protocol: 'TCP' }]));
