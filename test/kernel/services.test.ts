@@ -114,6 +114,25 @@ describe('a pod on node-1 reaching the Service web (backends on node-2)', () => 
   });
 });
 
+describe('a node without bridge netfilter (bridge-nf-call-iptables=0 in node-1\'s namespace)', () => {
+  it('the DNAT moves to the IP stack\'s prerouting: between bridge:ingress and uplink:egress; still one trace', async () => {
+    const CLIENT_PORT = 41005;
+    await nsExec(`${PREFIX}n1`, 'sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0']);
+    try {
+      await connect(`${PREFIX}n1p1`, '10.96.2.12', CLIENT_PORT);
+    } finally {
+      await nsExec(`${PREFIX}n1`, 'sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1']);
+    }
+    const syn = await waitForTrace(a2!.url, (t) => t.src.port === CLIENT_PORT && t.packet.tcp_flags === 'SYN' && t.hops.length === 8, 'the stitched SYN');
+    expect(seq(syn)).toEqual([
+      'node-1:pod:egress(eth0)', 'node-1:veth:ingress(veth1p1)', 'node-1:bridge:ingress(cni0)', 'node-1:uplink:egress(eth0)',
+      'node-2:uplink:ingress(eth0)', 'node-2:bridge:egress(cni0)', 'node-2:veth:egress(veth2p2)', 'node-2:pod:ingress(eth0)',
+    ]);
+    expect(addrs(syn).slice(0, 4)).toEqual(['- - 10.96.2.12 80 -', '- - 10.96.2.12 80 -', '- - 10.96.2.12 80 -', '- - - - dnat']);
+    expect(syn).toMatchObject({ service: { name: 'echo-2-2', ip: '10.96.2.12', port: 80 }, dst: { pod: 'pod-2-2', port: 8080 } });
+  });
+});
+
 describe('masquerade: a pod reaching itself through its own Service (hairpin)', () => {
   it('DNAT and masquerade in one step between veth:ingress and veth:egress of the same port', async () => {
     const CLIENT_PORT = 41002;

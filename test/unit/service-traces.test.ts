@@ -178,3 +178,27 @@ describe('without Services in the inventory', () => {
     expect(traces.every((t) => t.service === undefined)).toBe(true);
   });
 });
+
+describe('hops arriving out of order (another CPU\'s buffer)', () => {
+  it('a rewritten hop that arrives before the hops it follows still joins, and the trace is the same', () => {
+    const syn = EVENTS.filter((e) => e.type === 'hop' && (e.srcPort === 40001 || e.dstPort === 40001) && e.tcpFlags === 0x02 && servicesScope(1).classify(e.netns, e.ifindex, e.ifname).mine);
+    expect(syn).toHaveLength(4);
+    // bridge:ingress (after the DNAT) first, then the two hops before it, then the uplink
+    const shuffled = [syn[2]!, syn[0]!, syn[1]!, syn[3]!];
+    const traces: Trace[] = [];
+    const a = new TraceAssembler({
+      node: 'node-1',
+      scope: servicesScope(1),
+      inventory: () => servicesInventory,
+      clock: new FixedWallClock(1_700_000_000_000_000_000n),
+      dropReasons: new DropReasons(new Map()),
+      onTrace: (t) => traces.push(t),
+    });
+    for (const e of shuffled) if (e.type === 'hop') a.onHop(e);
+    a.tick(Number.MAX_SAFE_INTEGER);
+    const inOrder = byPort(assemble(1).traces, 40001, 'SYN')[0]!;
+    expect(traces).toHaveLength(1);
+    // (packet.length is the first arriving event's: ingress lengths exclude the Ethernet header, egress include it)
+    expect({ ...traces[0]!, id: '', packet: undefined }).toEqual({ ...inOrder, id: '', packet: undefined });
+  });
+});
