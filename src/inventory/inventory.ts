@@ -1,6 +1,7 @@
 /**
  * @module The inventory file (DESIGN.md): nodes with their Pod CIDR and pods with their IP, as
- * Node.spec.podCIDR and Pod.status.podIP would give them. Loading validates every field and names the bad one.
+ * Node.spec.podCIDR and Pod.status.podIP would give them, and optionally ClusterIP Services with their ports and
+ * backends (Service.spec and EndpointSlice addresses). Loading validates every field and names the bad one.
  */
 import { readFileSync } from 'node:fs';
 import { cidrContains, parseCidr, parseIpv4, type Ipv4Cidr } from '../net/ipv4.js';
