@@ -6,11 +6,16 @@
  * reverse-translated at the client's node; a pod reaching itself through its Service shows DNAT and masquerade
  * in one step.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeKubeApi } from '../fixtures/fake-kube-api.js';
+import { untilListening } from '../fixtures/agent-listening.js';
 import type { ResultPromise } from 'execa';
 import { execa } from 'execa';
 import type { Trace } from '../../src/trace/trace.js';
-import { freePort, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { CLI, freePort, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
 
 const PREFIX = 'hssk';
 let lab: TestLab | undefined;
@@ -183,3 +188,74 @@ describe('masquerade: a pod reaching itself through its own Service (hairpin)', 
     expect(['pod-2-1', 'pod-2-2']).toContain(syn.dst.pod);
   });
 });
+
+describe('--kubernetes: the Service from the API server (Services and EndpointSlices through the real client)', () => {
+  it('node-1\'s agent names shop/storefront (named targetPort) and its backend from the EndpointSlice', async () => {
+    const TOKEN = 'kube-services-kernel-token';
+    const api = await startFakeKubeApi({ token: TOKEN });
+    const dir = mkdtempSync(join(tmpdir(), 'hopscope-kube-svc-'));
+    let agent: AgentProcess | undefined;
+    try {
+      for (const n of [1, 2]) api.set('nodes', { metadata: { name: `node-${n}` }, spec: { podCIDR: `10.244.${n}.0/24` }, status: { addresses: [{ type: 'InternalIP', address: `192.168.254.${n}` }] } });
+      api.set('pods', { metadata: { name: 'frontend', namespace: 'shop' }, spec: { nodeName: 'node-1' }, status: { phase: 'Running', podIP: '10.244.1.11' } });
+      // the lab's kube-proxy rules have web at 10.96.0.10 -> node-2's pods:8080; the API calls it shop/storefront
+      api.set('services', { metadata: { name: 'storefront', namespace: 'shop' }, spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] } });
+      api.set('endpointslices', {
+        metadata: { name: 'storefront-x1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'storefront' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['10.244.2.11'], conditions: { ready: true } }, { addresses: ['10.244.2.12'], conditions: { ready: true } }],
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      });
+      const kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(kubeconfig, JSON.stringify({
+        apiVersion: 'v1', kind: 'Config',
+        clusters: [{ name: 'lab', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'agent', user: { token: TOKEN } }],
+        contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'agent' } }],
+        'current-context': 'lab',
+      }));
+      agent = await startKubeAgent(kubeconfig);
+      const CLIENT_PORT = 41006;
+      await waitFor(async () => api.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices' && r.status === 200), 10_000, 'the slices listed');
+      await connect(`${PREFIX}n1p1`, '10.96.0.10', CLIENT_PORT);
+      const syn = await waitForTrace(agent.url, (t) => t.src.port === CLIENT_PORT && t.packet.tcp_flags === 'SYN', 'the SYN on the --kubernetes agent');
+      expect(seq(syn)).toEqual(['node-1:pod:egress(eth0)', 'node-1:veth:ingress(veth1p1)', 'node-1:bridge:ingress(cni0)', 'node-1:uplink:egress(eth0)']);
+      expect(syn).toMatchObject({
+        outcome: 'forwarded',
+        src: { pod: 'frontend', namespace: 'shop', port: CLIENT_PORT },
+        dst: { port: 8080, node: 'node-2' },
+        service: { namespace: 'shop', name: 'storefront', ip: '10.96.0.10', port: 80 },
+      });
+      expect(['10.244.2.11', '10.244.2.12']).toContain(syn.dst.ip);
+      expect(syn.hops[2]?.nat).toBe('dnat');
+    } finally {
+      await agent?.stop();
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** node-1's agent with --kubernetes (no inventory file), as a child process; stopped by the caller. */
+async function startKubeAgent(kubeconfig: string): Promise<AgentProcess> {
+  const child = execa(process.execPath, [CLI, 'agent', '--node', 'node-1', '--netns', `${PREFIX}n1`, '--kubernetes', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0'], {
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+  });
+  const log: string[] = [];
+  const url = await untilListening(child, 'agent node-1 --kubernetes', log);
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 30_000, 'the --kubernetes agent ready');
+  return {
+    url,
+    pid: child.pid as number,
+    child,
+    log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await child;
+      }
+    },
+  };
+}
