@@ -13,6 +13,7 @@ command -v bridge >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v python3 >/dev/null || need+=(python3) # the lab's delay forwarder (lab up --delay-ms)
+command -v nft >/dev/null || need+=(nftables) # the lab's Services (lab up --services): kube-proxy-style rules in node namespaces
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)

@@ -1,6 +1,7 @@
 /**
  * @module `hopscope demo`: a lab, one agent per node, traffic between pods, and where to look; Ctrl-C removes
- * everything it started (agents, traffic, namespaces).
+ * everything it started (agents, traffic, namespaces). With `--services`, the lab's ClusterIP Services too, and a
+ * client reaching `web` through kube-proxy-style NAT.
  */
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,8 @@ const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
 const TCP_ECHO = fileURLToPath(new URL('../lab/tcp-echo.js', import.meta.url));
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'port', 'sample', 'overlay'] });
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'port', 'sample', 'overlay'], booleans: ['services'] });
+  const services = flags.booleans.has('services');
   const prefix = flags.values['prefix'] ?? 'hsdemo';
   const basePort = intFlag(flags, 'port', 9940);
   const children: ResultPromise[] = [];
@@ -49,6 +51,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     podsPerNode: intFlag(flags, 'pods', 2),
     delayMs: intFlag(flags, 'delay-ms', 0),
     overlay: overlayFlag(flags.values['overlay']),
+    ...(services ? { services } : {}),
   });
   console.log(`lab "${prefix}" up: ${plan.nodes.length} nodes, inventory ${inventoryPath}${plan.delayMs ? `, ${plan.delayMs} ms one-way delay between nodes` : ''}`);
   const urls = plan.nodes.map((n, i) => {
@@ -60,13 +63,14 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   });
   await waitReady(urls, 60_000);
   startTraffic(plan, spawn);
+  if (services) startServiceTraffic(plan, spawn);
 
   console.log('\nhopscope demo is running. Where to look:');
   plan.nodes.forEach((n, i) => {
     console.log(`  ${n.name}: ${urls[i]}/api/v1/traces?limit=5   (hop traces, newest first)`);
     console.log(`  ${' '.repeat(n.name.length)}  ${urls[i]}/api/v1/flows   ${urls[i]}/api/v1/bridges   ${urls[i]}/api/v1/peers`);
   });
-  console.log('  filters: ?path=same-node|cross-node|same-pod|unrouted  &pod=default/pod-1-1  &min_latency=100us');
+  console.log(`  filters: ?path=same-node|cross-node|same-pod|unrouted  &pod=default/pod-1-1  &min_latency=100us${services ? '  &service=default/web' : ''}`);
   console.log(`  live web view: ${urls.map((u) => `${u}/`).join('   ')}`);
   console.log(`  metrics:       ${urls.map((u) => `${u}/metrics`).join('   ')}`);
   console.log(`  live CLI:      npx hopscope watch ${urls.map((u) => `--agent ${u}`).join(' ')}`);
@@ -90,6 +94,20 @@ function startTraffic(plan: LabPlan, spawn: (file: string, args: string[]) => Re
     if (a) spawn('ip', ['netns', 'exec', a.netns, process.execPath, TCP_ECHO, 'client', c.ip, '8080', '2000']);
   }
   if (a) spawn('ip', ['netns', 'exec', a.netns, 'ping', '-q', '-i', '5', '10.99.0.1']);
+}
+
+/**
+ * Backends for `web` (the last node's pods; the first node's first pod already serves 8080 when it is one of them)
+ * and a client on the first node reaching web's cluster IP every 2.5 s.
+ */
+function startServiceTraffic(plan: LabPlan, spawn: (file: string, args: string[]) => ResultPromise): void {
+  const web = plan.services.find((s) => s.name === 'web');
+  const client = plan.nodes[0]?.pods[0];
+  const last = plan.nodes[plan.nodes.length - 1];
+  if (!web || !client || !last) return;
+  const alreadyServing = last === plan.nodes[1] ? last.pods[0]?.ip : undefined; // startTraffic's server
+  for (const pod of last.pods) if (pod.ip !== alreadyServing) spawn('ip', ['netns', 'exec', pod.netns, process.execPath, TCP_ECHO, 'server', '8080']);
+  spawn('ip', ['netns', 'exec', client.netns, process.execPath, TCP_ECHO, 'client', web.clusterIP, String(web.ports[0]?.port ?? 80), '2500']);
 }
 
 async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
@@ -127,5 +145,6 @@ async function printNew(urls: string[], printed: Set<string>): Promise<void> {
 export function formatTrace(t: Trace): string {
   const end = (e: Trace['src']) => `${e.pod ? `${e.namespace}/${e.pod}` : e.ip}${e.port ? `:${e.port}` : ''}`;
   const hops = t.hops.map((h) => `${h.kind}:${h.direction}(${h.interface})${h.delta_ns ? ` +${(h.delta_ns / 1000).toFixed(1)}us` : ''}`).join(' > ');
-  return `[${t.node}] ${t.protocol} ${end(t.src)} -> ${end(t.dst)} ${t.path} ${t.outcome}${t.reason ? ` (${t.reason})` : ''} ${(t.latency_ns / 1000).toFixed(1)}us: ${hops}`;
+  const via = t.service ? ` via service ${t.service.namespace}/${t.service.name}` : '';
+  return `[${t.node}] ${t.protocol} ${end(t.src)} -> ${end(t.dst)}${via} ${t.path} ${t.outcome}${t.reason ? ` (${t.reason})` : ''} ${(t.latency_ns / 1000).toFixed(1)}us: ${hops}`;
 }

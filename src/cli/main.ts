@@ -13,7 +13,7 @@ const USAGE = `hopscope: hop-by-hop packet traces through a Kubernetes node
 commands:
   agent   run one node's agent               (${AGENT_USAGE.split('\n')[0]?.replace('usage: ', '')})
   lab     up|down|status a simulated cluster  (hopscope lab --help)
-  demo    lab + one agent per node + traffic, until Ctrl-C
+  demo    lab + one agent per node + traffic, until Ctrl-C (--services: also through ClusterIP Services)
   watch   live hop traces from agents' streams (hopscope watch --help)
   doctor  what this machine supports and what is missing`;
 

@@ -5,7 +5,7 @@
  * with --json), status and errors to stderr.
  *
  * Where each filter is applied:
- * - `--pod`, `--namespace`, `--node`, `--path`, `--protocol`: by the agents (sent in the subscription).
+ * - `--pod`, `--namespace`, `--node`, `--path`, `--protocol`, `--service`: by the agents (sent in the subscription).
  * - `--outcome`, `--min-latency`: by the agent when there is one agent; with several agents, here, after the
  *   cross-node join (a `forwarded` half must reach watch to be joined, and a joined trace's latency spans both
  *   nodes).
@@ -25,6 +25,7 @@ export const MAX_TRACE_ALL_SECONDS = 60;
 export const WATCH_USAGE = `usage: hopscope watch [--agent URL]... [--pod NS/NAME] [--namespace NS] [--node NAME]
                       [--path same-node|cross-node|same-pod|unrouted] [--protocol P] [--outcome O]
                       [--min-latency 1ms] [--drops] [--json] [--token-file FILE] [--trace-all SECONDS] [--count N]
+                      [--service NS/NAME]
 
 Prints live hop traces from the agents' streams (ws://HOST:PORT/api/v1/stream), one line per packet:
 time, source -> destination, protocol, path, each hop as kind:direction(interface) +delta, outcome, latency.
@@ -36,6 +37,7 @@ time, source -> destination, protocol, path, each hop as kind:direction(interfac
   --node NAME        packets that touched this node        --path P         same-node|cross-node|same-pod|unrouted
   --protocol P       TCP, UDP, ICMP, ...                   --outcome O      delivered|forwarded|dropped|route-miss|in-flight
   --min-latency D    only traces at least this slow (500us, 1ms, 2s)
+  --service NS/NAME  packets addressed to this Service (or its replies), through the node's NAT
   --drops            only dropped packets and route misses (not with --outcome)
   --json             one trace JSON object per line (NDJSON) and nothing else on stdout
   --token-file FILE  the agents' bearer token (sent as Authorization: Bearer <token>)
@@ -54,6 +56,7 @@ const FILTER_FLAGS = [
   ['protocol', 'protocol'],
   ['outcome', 'outcome'],
   ['min-latency', 'min_latency'],
+  ['service', 'service'],
 ] as const;
 
 export interface ParseWatchDeps {
@@ -63,7 +66,7 @@ export interface ParseWatchDeps {
 /** `watch` flags -> what the session needs; throws UsageError naming the flag for anything wrong. */
 export function parseWatchArgs(argv: readonly string[], deps: ParseWatchDeps = {}): WatchOptions {
   const flags = parseFlags(argv, {
-    values: ['pod', 'namespace', 'node', 'path', 'protocol', 'outcome', 'min-latency', 'token-file', 'trace-all', 'count'],
+    values: ['pod', 'namespace', 'node', 'path', 'protocol', 'outcome', 'min-latency', 'token-file', 'trace-all', 'count', 'service'],
     repeatable: ['agent'],
     booleans: ['drops', 'json'],
   });

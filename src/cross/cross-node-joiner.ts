@@ -147,6 +147,8 @@ export class CrossNodeJoiner {
     return {
       ...mine,
       src: { ...mine.src, ...sender.src },
+      // a Service's DNAT happens on the sender's node: its half names the Service
+      ...(mine.service === undefined && sender.service !== undefined ? { service: sender.service } : {}),
       hops: [...sender.hops, joined, ...restMine],
       latency_ns: sender.latency_ns + transit + mine.latency_ns,
       cross_node: timing,

@@ -1,5 +1,6 @@
 /**
- * @module The filter words of DESIGN.md (pod, namespace, node, path, protocol, outcome, min_latency, limit),
+ * @module The filter words of DESIGN.md (pod, namespace, node, path, protocol, outcome, min_latency, limit,
+ * and service: the Service a trace names),
  * parsed once from REST query parameters (and later the stream's filter object and `watch` flags) and
  * matched against traces. Bad values are rejected with a message naming the word.
  */
@@ -14,6 +15,8 @@ export interface TraceFilter {
   readonly outcome?: Outcome;
   readonly minLatencyNs?: number;
   readonly limit: number;
+  /** A Service (namespace/name) the packet was addressed to or answered for. */
+  readonly service?: { readonly namespace: string; readonly name: string };
 }
 
 export const DEFAULT_LIMIT = 100;
@@ -21,7 +24,7 @@ export const MAX_LIMIT = 10_000;
 
 export type FilterResult = { readonly ok: true; readonly filter: TraceFilter } | { readonly ok: false; readonly error: string };
 
-const KNOWN = new Set(['pod', 'namespace', 'node', 'path', 'protocol', 'outcome', 'min_latency', 'limit']);
+const KNOWN = new Set(['pod', 'namespace', 'node', 'path', 'protocol', 'outcome', 'min_latency', 'limit', 'service']);
 
 /** Parses filter words; `input` values are strings (query parameters) or, from JSON, strings and numbers. */
 export function parseTraceFilter(input: Record<string, unknown>): FilterResult {
@@ -33,10 +36,11 @@ export function parseTraceFilter(input: Record<string, unknown>): FilterResult {
     const value = String(raw).trim();
     if (value.length === 0 || value.length > 253) return bad(`${key}: must be 1 to 253 characters`);
     switch (key) {
-      case 'pod': {
+      case 'pod':
+      case 'service': {
         const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(value);
-        if (!m) return bad(`pod: "${clip(value)}" is not NAMESPACE/NAME`);
-        out.pod = { namespace: m[1] as string, name: m[3] as string };
+        if (!m) return bad(`${key}: "${clip(value)}" is not NAMESPACE/NAME`);
+        out[key] = { namespace: m[1] as string, name: m[3] as string };
         break;
       }
       case 'namespace':
@@ -95,6 +99,7 @@ export function matchesTrace(f: TraceFilter, t: Trace): boolean {
     const isEnd = (e: Trace['src']) => e.pod === name && e.namespace === namespace;
     if (!isEnd(t.src) && !isEnd(t.dst)) return false;
   }
+  if (f.service && (t.service?.name !== f.service.name || t.service.namespace !== f.service.namespace)) return false;
   return true;
 }
 

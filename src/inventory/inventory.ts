@@ -1,6 +1,7 @@
 /**
  * @module The inventory file (DESIGN.md): nodes with their Pod CIDR and pods with their IP, as
- * Node.spec.podCIDR and Pod.status.podIP would give them. Loading validates every field and names the bad one.
+ * Node.spec.podCIDR and Pod.status.podIP would give them, and optionally ClusterIP Services with their ports and
+ * backends (Service.spec and EndpointSlice addresses). Loading validates every field and names the bad one.
  * Dual-stack (optional, additive): nodes may list `podCIDRs` (like Node.spec.podCIDRs, IPv4 and IPv6) and
  * `internalIPs`, pods `ips` (like Pod.status.podIPs); `podCIDR`, `internalIP` and `ip` stay the IPv4 ones.
  * IPv6 addresses are kept and looked up as canonical text (RFC 5952), the form the decoder produces.
@@ -31,9 +32,26 @@ export interface InventoryPod {
   readonly ips?: readonly string[];
 }
 
+export interface InventoryServicePort {
+  readonly port: number;
+  readonly targetPort: number;
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/** A ClusterIP Service (Service.spec.clusterIP and ports) with its backends' pod IPs (EndpointSlice addresses). */
+export interface InventoryService {
+  readonly namespace: string;
+  readonly name: string;
+  readonly clusterIP: string;
+  readonly ports: readonly InventoryServicePort[];
+  readonly backends: readonly string[];
+}
+
 export interface InventoryData {
   readonly nodes: readonly InventoryNode[];
   readonly pods: readonly InventoryPod[];
+  /** ClusterIP Services, when known (absent: none). */
+  readonly services?: readonly InventoryService[];
 }
 
 export class InventoryError extends Error {
@@ -47,6 +65,7 @@ export class Inventory {
   private readonly nodesByIp = new Map<string, InventoryNode>();
   private readonly cidrs: { cidr: Ipv4Cidr; node: InventoryNode }[] = [];
   private readonly cidrs6: { cidr: Ipv6Cidr; node: InventoryNode }[] = [];
+  private readonly servicesByIp = new Map<string, InventoryService>();
 
   constructor(data: InventoryData) {
     this.data = data;
@@ -68,6 +87,16 @@ export class Inventory {
       this.podsByIp.set(pod.ip, pod);
       for (const ip of pod.ips ?? []) if (ip !== pod.ip) this.podsByIp.set(keyOf(ip), pod);
     }
+    for (const service of data.services ?? []) this.servicesByIp.set(service.clusterIP, service);
+  }
+
+  /** The Service whose cluster IP this is. */
+  serviceByIp(ip: string): InventoryService | undefined {
+    return this.servicesByIp.size === 0 ? undefined : this.servicesByIp.get(ip);
+  }
+
+  get hasServices(): boolean {
+    return this.servicesByIp.size > 0;
   }
 
   static empty(): Inventory {
@@ -153,7 +182,45 @@ export function validateInventory(json: unknown, source = 'inventory'): Inventor
     const ips = optionalList(p, 'ips', at, fail, isAddress, 'an IPv4 or IPv6 address');
     return { namespace, name, node, ip, ...(netns === undefined ? {} : { netns }), ...(ips === undefined ? {} : { ips }) };
   });
-  return { nodes, pods };
+  const servicesIn = json['services'];
+  if (servicesIn === undefined) return { nodes, pods };
+  if (!Array.isArray(servicesIn)) return fail('"services"', 'must be an array');
+  const services = servicesIn.map((v: unknown, i): InventoryService => validateService(v, `services[${i}]`, fail));
+  return { nodes, pods, services };
+}
+
+const SERVICE_PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
+
+function validateService(v: unknown, at: string, fail: Fail): InventoryService {
+  if (!isRecord(v)) return fail(at, 'must be an object');
+  const namespace = requireString(v, 'namespace', at, fail);
+  const name = requireString(v, 'name', at, fail);
+  const clusterIP = requireString(v, 'clusterIP', at, fail);
+  if (parseIpv4(clusterIP) === undefined) fail(`${at}.clusterIP`, `"${clusterIP}" is not an IPv4 address`);
+  const portsIn = v['ports'] ?? [];
+  if (!Array.isArray(portsIn)) return fail(`${at}.ports`, 'must be an array');
+  const ports = portsIn.map((p: unknown, j): InventoryServicePort => {
+    const pat = `${at}.ports[${j}]`;
+    if (!isRecord(p)) return fail(pat, 'must be an object');
+    const port = requirePort(p, 'port', pat, fail);
+    const targetPort = p['targetPort'] === undefined ? port : requirePort(p, 'targetPort', pat, fail);
+    const protocol = p['protocol'] ?? 'TCP';
+    if (!(SERVICE_PROTOCOLS as readonly unknown[]).includes(protocol)) fail(`${pat}.protocol`, `must be one of ${SERVICE_PROTOCOLS.join(', ')}`);
+    return { port, targetPort, protocol: protocol as InventoryServicePort['protocol'] };
+  });
+  const backendsIn = v['backends'] ?? [];
+  if (!Array.isArray(backendsIn)) return fail(`${at}.backends`, 'must be an array of IPv4 addresses');
+  const backends = backendsIn.map((b: unknown, j): string => {
+    if (typeof b !== 'string' || parseIpv4(b) === undefined) return fail(`${at}.backends[${j}]`, `${JSON.stringify(b)} is not an IPv4 address`);
+    return b;
+  });
+  return { namespace, name, clusterIP, ports, backends };
+}
+
+function requirePort(o: Record<string, unknown>, key: string, at: string, fail: Fail): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) return fail(`${at}.${key}`, 'must be an integer from 1 to 65535');
+  return v;
 }
 
 type Fail = (where: string, what: string) => never;

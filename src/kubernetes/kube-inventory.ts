@@ -4,16 +4,29 @@
  * node, each by list then watch (./reflector.ts) through @kubernetes/client-node. `current()` is an ordinary
  * {@link Inventory}, rebuilt lazily after a change that matters (an address, a CIDR), so the trace stages keep
  * calling `inventory()` as with a file. A deleted pod is announced once per address it held, so its flows can
- * be forgotten (FlowTable.forgetAddress).
+ * be forgotten (FlowTable.forgetAddress). Services and EndpointSlices (all namespaces) give the ClusterIP
+ * Services and their backends (./kube-services.ts), so traces through a Service's NAT name it; they are not
+ * needed for readiness (without RBAC on them the agent works, without Service names).
  *
  * In production the KubeConfig is the in-cluster one (./in-cluster-config.ts); tests inject their own.
  */
-import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { Inventory, type InventoryNode, type InventoryPod } from '../inventory/inventory.js';
 import { inClusterKubeConfig } from './in-cluster-config.js';
 import { KubeAccessError } from './kube-access-error.js';
 import { inventoryNode, podKey, podRecord, rawPodAddresses, sameNode, samePod, type NodeLike, type PodLike, type PodRecord } from './kube-objects.js';
 import { Reflector, type Backoff } from './reflector.js';
+import {
+  inventoryServices,
+  sameService,
+  sameSlice,
+  serviceRecord,
+  sliceRecord,
+  type EndpointSliceLike,
+  type ServiceLike,
+  type ServiceRecord,
+  type SliceRecord,
+} from './kube-services.js';
 
 export interface KubeInventoryOptions {
   /** This agent's node: only its pods are watched. */
@@ -48,6 +61,10 @@ export class KubeInventory {
   private readonly nodes = new Map<string, InventoryNode>();
   private readonly podReflector: Reflector<PodLike>;
   private readonly nodeReflector: Reflector<NodeLike>;
+  private readonly services = new Map<string, ServiceRecord>();
+  private readonly slices = new Map<string, SliceRecord>();
+  private readonly serviceReflector: Reflector<ServiceLike>;
+  private readonly sliceReflector: Reflector<EndpointSliceLike>;
   private readonly deletedListeners: ((pod: DeletedPod) => void)[] = [];
   private readonly readyWaiters: (() => void)[] = [];
   private readonly log: (message: string) => void;
@@ -99,12 +116,33 @@ export class KubeInventory {
       onEvent: (type, node) => (type === 'DELETED' ? this.deleteNode(node) : this.upsertNode(node)),
       onError: (e) => this.reportError('nodes', e),
     });
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    this.serviceReflector = new Reflector<ServiceLike>({
+      ...common,
+      resource: 'services',
+      path: '/api/v1/services',
+      list: (page) => api.listServiceForAllNamespaces({ ...page }),
+      onList: (items) => this.replaceKeyed('services', this.services, items.map(serviceRecord), sameService),
+      onEvent: (type, svc) => this.changeKeyed(this.services, type, objectKey(svc), serviceRecord(svc), sameService),
+      onError: (e) => this.reportError('services', e),
+    });
+    this.sliceReflector = new Reflector<EndpointSliceLike>({
+      ...common,
+      resource: 'endpointslices',
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+      list: (page) => discovery.listEndpointSliceForAllNamespaces({ ...page }),
+      onList: (items) => this.replaceKeyed('endpointslices', this.slices, items.map(sliceRecord), sameSlice),
+      onEvent: (type, slice) => this.changeKeyed(this.slices, type, objectKey(slice), sliceRecord(slice), sameSlice),
+      onError: (e) => this.reportError('endpointslices', e),
+    });
   }
 
   start(): void {
     if (this.stopped) return;
     this.podReflector.start();
     this.nodeReflector.start();
+    this.serviceReflector.start();
+    this.sliceReflector.start();
   }
 
   /** The inventory as of now; the same object until something that matters changes. */
@@ -130,6 +168,13 @@ export class KubeInventory {
     ] as const) {
       if (!r.synced) reasons.push(`kubernetes: ${what} not listed yet${r.lastError ? `: ${r.lastError.message}` : ''}`);
       else if (r.lastError) reasons.push(`kubernetes: ${what} may be stale: ${r.lastError.message}`);
+    }
+    // optional: without them traces through a Service's NAT just do not name it
+    for (const [what, r] of [
+      ['services', this.serviceReflector],
+      ['endpointslices', this.sliceReflector],
+    ] as const) {
+      if (r.lastError) reasons.push(`kubernetes: ${what} ${r.synced ? 'may be stale' : 'not listed (traces will not name Services)'}: ${r.lastError.message}`);
     }
     return { ready, reasons };
   }
@@ -168,10 +213,21 @@ export class KubeInventory {
     return { pods: this.podReflector.relists, nodes: this.nodeReflector.relists };
   }
 
+  get serviceRelists(): { readonly services: number; readonly endpointslices: number } {
+    return { services: this.serviceReflector.relists, endpointslices: this.sliceReflector.relists };
+  }
+
+  /** Services and EndpointSlices have both been listed at least once. */
+  servicesSynced(): boolean {
+    return this.serviceReflector.synced && this.sliceReflector.synced;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.podReflector.stop();
     this.nodeReflector.stop();
+    this.serviceReflector.stop();
+    this.sliceReflector.stop();
   }
 
   private build(): Inventory {
@@ -186,7 +242,42 @@ export class KubeInventory {
       const dual = v4.length !== r.ips.length ? { ips: r.ips } : {};
       for (const ip of v4.length > 0 ? v4 : r.ips.slice(0, 1)) pods.push({ namespace: r.namespace, name: r.name, node: r.node, ip, ...dual });
     }
-    return new Inventory({ nodes, pods });
+    if (this.services.size === 0) return new Inventory({ nodes, pods });
+    return new Inventory({ nodes, pods, services: inventoryServices(this.services.values(), this.slices.values()) });
+  }
+
+  /** A (re)list of services or slices: the complete set, replacing what was held. */
+  private replaceKeyed<R extends { readonly namespace: string; readonly name: string }>(
+    what: string,
+    held: Map<string, R>,
+    records: readonly (R | undefined)[],
+    same: (a: R | undefined, b: R | undefined) => boolean,
+  ): void {
+    this.recovered(what);
+    const next = new Map<string, R>();
+    for (const r of records) if (r) next.set(podKey(r.namespace, r.name), r);
+    if (next.size !== held.size || [...next].some(([k, r]) => !same(held.get(k), r))) this.dirty = true;
+    held.clear();
+    for (const [k, r] of next) held.set(k, r);
+  }
+
+  private changeKeyed<R extends { readonly namespace: string; readonly name: string }>(
+    held: Map<string, R>,
+    type: 'ADDED' | 'MODIFIED' | 'DELETED',
+    key: string | undefined,
+    record: R | undefined,
+    same: (a: R | undefined, b: R | undefined) => boolean,
+  ): void {
+    if (key === undefined) return;
+    // deleted, or changed into something without a cluster IP (headless) or a Service name: gone
+    if (type === 'DELETED' || !record) {
+      if (held.delete(key)) this.dirty = true;
+      return;
+    }
+    if (!same(held.get(key), record)) {
+      held.set(key, record);
+      this.dirty = true;
+    }
   }
 
   private replacePods(items: readonly PodLike[]): void {
@@ -286,6 +377,13 @@ export class KubeInventory {
     this.lastReported.set(what, e.message);
     this.log(e.message);
   }
+}
+
+/** `namespace/name` of an object as a watch event carries it, or undefined without a name. */
+function objectKey(o: { readonly metadata?: { readonly name?: string; readonly namespace?: string } | null } | null | undefined): string | undefined {
+  const name = o?.metadata?.name;
+  if (typeof name !== 'string' || name === '') return undefined;
+  return podKey(typeof o?.metadata?.namespace === 'string' && o.metadata.namespace !== '' ? o.metadata.namespace : 'default', name);
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {

@@ -3,6 +3,7 @@
  * and a pod count. Pure, so the layout is testable without root; lab.ts carries it out.
  */
 import type { InventoryData } from '../inventory/inventory.js';
+import { LAB_SERVICE_CIDR, planServices, type LabService } from './lab-services.js';
 
 export interface LabOptions {
   /** Starts every namespace name: lets several labs (and tests) coexist. */
@@ -25,6 +26,11 @@ export interface LabOptions {
    * fd00:192:168:254::N/64) and routes to the other nodes' IPv6 Pod CIDRs. Default false: IPv4 only.
    */
   readonly ipv6?: boolean;
+  /**
+   * ClusterIP Services in 10.96.0.0/16 implemented as kube-proxy's nftables mode does, in every node's netns
+   * (lab-services.ts). Off by default.
+   */
+  readonly services?: boolean;
 }
 
 export type LabOverlay = 'none' | 'vxlan';
@@ -86,6 +92,8 @@ export interface LabPlan {
   readonly overlay: LabOverlay;
   /** Dual-stack (`--ipv6`); absent: IPv4 only. */
   readonly ipv6?: true;
+  /** The lab's Services (empty without `services`). */
+  readonly services: readonly LabService[];
 }
 
 export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
@@ -143,7 +151,8 @@ export function planLab(options: LabOptions): LabPlan {
       ...(overlay === 'vxlan' ? { vtep: { mac: vtepMac(i), ip: `10.244.${i}.0` } } : {}),
     });
   }
-  const plan: LabPlan = { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes, overlay };
+  const services = o.services === true ? planServices(nodes, LAB_POD_NAMESPACE) : [];
+  const plan: LabPlan = { prefix: o.prefix, underlayNetns: `${o.prefix}u`, underlayCidrLength: 24, delayMs: o.delayMs ?? 0, nodes, overlay, services };
   return o.ipv6 ? { ...plan, ipv6: true } : plan;
 }
 
@@ -154,7 +163,7 @@ function vtepMac(index: number): string {
 }
 
 export function inventoryOf(plan: LabPlan): InventoryData {
-  return {
+  const data: InventoryData = {
     nodes: plan.nodes.map((n) => ({
       name: n.name,
       netns: n.netns,
@@ -174,6 +183,17 @@ export function inventoryOf(plan: LabPlan): InventoryData {
         ...(p.ip6 ? { ips: [p.ip, p.ip6] } : {}),
       })),
     ),
+  };
+  if (plan.services.length === 0) return data;
+  return {
+    ...data,
+    services: plan.services.map((s) => ({
+      namespace: s.namespace,
+      name: s.name,
+      clusterIP: s.clusterIP,
+      ports: s.ports.map((p) => ({ port: p.port, targetPort: p.targetPort, protocol: p.protocol })),
+      backends: [...s.backends],
+    })),
   };
 }
 
@@ -229,6 +249,8 @@ export function nodeCommands(plan: LabPlan, node: LabNode): { netns: string; lin
   for (const pod of node.pods) {
     nodeLines.push(`link add ${pod.hostVeth} type veth peer name eth0 netns ${pod.netns}`);
     nodeLines.push(`link set ${pod.hostVeth} master cni0${podMtu} up`);
+    // as the CNI bridge plugin's hairpinMode: a pod reaching itself through its Service gets the frame back
+    if (plan.services.length > 0) nodeLines.push(`link set ${pod.hostVeth} type bridge_slave hairpin on`);
   }
   if (plan.overlay === 'vxlan') nodeLines.push(...overlayCommands(plan, node).ip);
   else {
@@ -236,6 +258,9 @@ export function nodeCommands(plan: LabPlan, node: LabNode): { netns: string; lin
       if (other !== node) nodeLines.push(`route add ${other.podCIDR} via ${other.internalIP} dev eth0`);
     }
   }
+  // node-originated traffic to a Service needs a route before the output hook's DNAT (a real node's default
+  // route); it never leaves with this address, the DNAT rewrites it first
+  if (plan.services.length > 0) nodeLines.push(`route add ${LAB_SERVICE_CIDR} dev eth0`);
   const v6 = LAB_IPV6.prefixLength;
   if (plan.ipv6 && node.internalIP6 && node.bridgeIp6) {
     // nodad: usable at once (no duplicate address detection delay); routes via the other node's underlay address

@@ -2,13 +2,15 @@
  * @module Builds, inspects and removes the simulated cluster: every node, pod and the underlay switch is a
  * network namespace of the lab's own. The root namespace's network configuration is never touched: veth
  * pairs are created directly inside lab namespaces (`ip -n NS link add ... peer ... netns OTHER`). With a delay
- * (`delayMs`), the underlay's switch is the lab-only delay forwarder instead of the bridge `sw0`.
+ * (`delayMs`), the underlay's switch is the lab-only delay forwarder instead of the bridge `sw0`. With
+ * `services`, each node's namespace gets kube-proxy-style nftables rules for the lab's ClusterIP Services.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { runCommand } from '../runner/run-command.js';
 import { forwarderState, startForwarder, stopForwarder, type ForwarderState } from './delay-forwarder.js';
 import { LabError } from './lab-error.js';
+import { servicesRuleset } from './lab-services.js';
 import {
   inventoryOf,
   isLabNamespace,
@@ -63,6 +65,18 @@ export async function labUp(options: LabOptions, inventoryPath = defaultInventor
       if (fdb.length > 0) await runCommand('bridge', ['-n', node.netns, '-batch', '-'], { input: fdb.join('\n') + '\n' });
       await ipBatch(plan.underlayNetns, switchPortCommands(plan, node));
       for (const sysctl of nodeSysctls(plan)) await runCommand('ip', ['netns', 'exec', node.netns, ...sysctl]);
+      if (plan.services.length > 0) {
+        // as on a Kubernetes node (kubeadm requires it): bridged IPv4 passes the IP hooks, so conntrack un-NATs
+        // a same-node backend's reply that the bridge forwards without routing. Set explicitly in the node's
+        // namespace (per-netns sysctl), so the lab does not depend on the kernel's default
+        await runCommand('ip', ['netns', 'exec', node.netns, 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1']).catch((cause: unknown) => {
+          throw new LabError(`--services needs bridge netfilter (CONFIG_BRIDGE_NETFILTER, module br_netfilter): ${(cause as Error).message}`, { cause });
+        });
+        // kube-proxy's rules, inside the node's namespace only (nft never runs in the root namespace)
+        await runCommand('ip', ['netns', 'exec', node.netns, 'nft', '-f', '-'], { input: servicesRuleset(plan.services) }).catch((cause: unknown) => {
+          throw new LabError(`--services: loading the nftables rules in ${node.netns} failed (is nftables installed?): ${(cause as Error).message}`, { cause });
+        });
+      }
     }
     const forwarderPid = plan.delayMs > 0 ? await startForwarder(plan) : undefined;
     mkdirSync(dirname(inventoryPath), { recursive: true });

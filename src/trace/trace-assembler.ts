@@ -5,6 +5,11 @@
  * this node (delivered at a pod, forwarded out of the uplink, dropped) after a short grace for hops that
  * arrive late from another CPU's buffer, or as in-flight after a timeout. Drops come from another bpftrace
  * process, so a drop may arrive before the hops it ends: it waits (bounded) for its trace.
+ *
+ * Services: a DNAT (kube-proxy) rewrites the addresses in place on the same skb, so a change of addresses
+ * with the same IP id and protocol is accepted when one side is a Service's cluster IP (the request before
+ * the DNAT, or the reply after its reverse translation). The trace then names the Service, `src`/`dst` are
+ * the real endpoints (client and backend) and hops whose addresses differ carry them (see trace.ts `Hop`).
  */
 import type { DropEvent, HopEvent } from '../decode/probe-event.js';
 import type { DropReasons } from '../decode/drop-reasons.js';
@@ -13,7 +18,7 @@ import type { NodeScope, HopKind } from '../scope/node-scope.js';
 import type { WallClock } from '../clock/wall-clock.js';
 import { routeMissReason } from '../model/node-counters.js';
 import { classifyPath } from './classify-path.js';
-import { protocolName, tcpFlagNames, type Endpoint, type Hop, type Outcome, type PacketIdentity, type Trace } from './trace.js';
+import { protocolName, tcpFlagNames, type Endpoint, type Hop, type NatKind, type Outcome, type PacketIdentity, type ServiceRef, type Trace } from './trace.js';
 
 export interface AssemblerOptions {
   readonly node: string;
@@ -39,6 +44,8 @@ export interface AssemblerStats {
   tracesEmitted: number;
   /** Open traces closed early because the table was full. */
   tracesEvicted: number;
+  /** Hops whose addresses a Service's NAT had rewritten, joined to their trace. */
+  hopsRewritten: number;
 }
 
 interface OpenHop {
@@ -48,6 +55,8 @@ interface OpenHop {
   readonly direction: HopEvent['direction'];
   /** The VXLAN UDP port when the packet was encapsulated at this hop. */
   readonly encap?: number;
+  /** Set when this hop's addresses or ports differ from the trace's first event (NAT): the hop's event. */
+  readonly rewritten?: HopEvent;
 }
 
 interface OpenTrace {
@@ -60,7 +69,7 @@ interface OpenTrace {
 }
 
 export class TraceAssembler {
-  readonly stats: AssemblerStats = { hopsAccepted: 0, hopsIgnored: 0, dropsJoined: 0, dropsUnjoined: 0, tracesEmitted: 0, tracesEvicted: 0 };
+  readonly stats: AssemblerStats = { hopsAccepted: 0, hopsIgnored: 0, dropsJoined: 0, dropsUnjoined: 0, tracesEmitted: 0, tracesEvicted: 0, hopsRewritten: 0 };
   private readonly open = new Map<string, OpenTrace>();
   /** Drops that arrived before any hop of their packet, by skb address. */
   private readonly pendingDrops = new Map<string, DropEvent[]>();
@@ -91,18 +100,28 @@ export class TraceAssembler {
     }
     this.stats.hopsAccepted++;
     let t = this.open.get(e.skb);
+    let rewritten = false;
     if (t && !sameIdentity(t.first, e)) {
-      this.close(e.skb, t);
-      t = undefined;
+      // after the packet's last hop here, another packet in the same skb is a new trace, rewritten or not
+      const ended = t.lastHop !== undefined && e.monoNs > t.lastHop.atMonoNs;
+      if (!ended && natRewrite(t.first, e, this.o.inventory())) {
+        rewritten = true;
+        this.stats.hopsRewritten++;
+      } else {
+        this.close(e.skb, t);
+        t = undefined;
+      }
     }
     if (!t) {
       if (this.open.size >= this.maxOpen) this.evictOldest();
       t = { first: e, hops: [], lastMonoNs: e.monoNs };
       this.open.set(e.skb, t);
     }
-    insertByTime(t.hops, e.encap === undefined
-      ? { monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction }
-      : { monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction, encap: e.encap });
+    insertByTime(t.hops, {
+      monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction,
+      ...(e.encap === undefined ? {} : { encap: e.encap }),
+      ...(rewritten ? { rewritten: e } : {}),
+    });
     t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
     const end = terminalOutcome(c.kind, e.direction);
     if (end && (!t.lastHop || e.monoNs < t.lastHop.atMonoNs)) t.lastHop = { outcome: end, atMonoNs: e.monoNs };
@@ -201,7 +220,9 @@ export class TraceAssembler {
     });
     const fate = fateOf(t);
     const outcome: Outcome = fate.outcome;
+    if (t.hops.some((h) => h.rewritten !== undefined)) return this.buildRewritten(t, hops, fate, firstMono, inventory);
     const path = classifyPath({ hops, outcome, saddr: first.saddr, daddr: first.daddr }, inventory);
+    const service = inventory.hasServices ? serviceOf(inventory, first, first) : undefined;
     const trace: Trace = {
       id: this.idPrefix + (++this.sequence).toString(36),
       node,
@@ -214,8 +235,59 @@ export class TraceAssembler {
       ...(fate.reason !== undefined ? { reason: fate.reason } : {}),
       latency_ns: fate.atMonoNs - firstMono,
       packet: identityOf(first),
+      ...(service ? { service } : {}),
     };
     return trace;
+  }
+
+  /**
+   * A trace whose addresses a NAT rewrote on the way: `src` is the source at its first hop and `dst` the
+   * destination at its last (the client and the backend, whichever way the packet goes), unless that is the
+   * Service address itself; each hop whose addresses differ from those carries its own, and the first hop after
+   * a rewrite says what changed.
+   */
+  private buildRewritten(t: OpenTrace, plain: Hop[], fate: ReturnType<typeof fateOf>, firstMono: number, inventory: Inventory): Trace {
+    const first = t.first;
+    const at = (h: OpenHop): HopEvent => h.rewritten ?? first;
+    const a = at(t.hops[0] as OpenHop);
+    const z = at(t.hops[t.hops.length - 1] as OpenHop);
+    const srcEv = inventory.serviceByIp(a.saddr) ? z : a;
+    const dstEv = inventory.serviceByIp(z.daddr) ? a : z;
+    const src = this.endpoints.get(inventory, srcEv.saddr, srcEv.srcPort, first.protocol);
+    const dst = this.endpoints.get(inventory, dstEv.daddr, dstEv.dstPort, first.protocol);
+    const ported = first.protocol === 6 || first.protocol === 17;
+    const hops: Hop[] = plain.map((hop, i) => {
+      const e = at(t.hops[i] as OpenHop);
+      const prev = i === 0 ? undefined : at(t.hops[i - 1] as OpenHop);
+      const extra: { -readonly [K in 'saddr' | 'sport' | 'daddr' | 'dport' | 'nat']?: Hop[K] } = {};
+      if (e.saddr !== src.ip || (ported && e.srcPort !== src.port)) {
+        extra.saddr = e.saddr;
+        if (ported) extra.sport = e.srcPort;
+      }
+      if (e.daddr !== dst.ip || (ported && e.dstPort !== dst.port)) {
+        extra.daddr = e.daddr;
+        if (ported) extra.dport = e.dstPort;
+      }
+      const nat = prev ? natKind(prev, e) : undefined;
+      if (nat) extra.nat = nat;
+      return { ...hop, ...extra };
+    });
+    const path = classifyPath({ hops, outcome: fate.outcome, saddr: z.saddr, daddr: z.daddr }, inventory);
+    const service = serviceOf(inventory, a, z);
+    return {
+      id: this.idPrefix + (++this.sequence).toString(36),
+      node: this.o.node,
+      src,
+      dst,
+      protocol: protocolName(first.protocol),
+      path,
+      hops,
+      outcome: fate.outcome,
+      ...(fate.reason !== undefined ? { reason: fate.reason } : {}),
+      latency_ns: fate.atMonoNs - firstMono,
+      packet: identityOf(first),
+      ...(service ? { service } : {}),
+    };
   }
 }
 
@@ -237,10 +309,10 @@ function endOf(t: OpenTrace): number | undefined {
 
 /** Same packet (the skb address may have been reused) and not before its first hop. */
 function dropBelongs(t: OpenTrace, d: DropEvent): boolean {
-  return (
-    t.first.saddr === d.saddr && t.first.daddr === d.daddr && t.first.ipId === d.ipId && d.monoNs >= (t.hops[0]?.monoNs ?? 0) &&
-    t.first.ipv6?.flowLabel === d.ipv6?.flowLabel
-  );
+  if (t.first.ipId !== d.ipId || d.monoNs < (t.hops[0]?.monoNs ?? 0) || t.first.ipv6?.flowLabel !== d.ipv6?.flowLabel) return false;
+  if (t.first.saddr === d.saddr && t.first.daddr === d.daddr) return true;
+  // after a Service's NAT the packet carries the rewritten addresses
+  return t.hops.some((h) => h.rewritten !== undefined && h.rewritten.saddr === d.saddr && h.rewritten.daddr === d.daddr);
 }
 
 function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): 'delivered' | 'forwarded' | undefined {
@@ -254,6 +326,42 @@ function sameIdentity(a: HopEvent, b: HopEvent): boolean {
   // IPv6 has no IP id: the flow label, ports and TCP seq / ICMPv6 echo id+seq stand in for it
   if (a.ipv6 === undefined && b.ipv6 === undefined) return true;
   return a.ipv6?.flowLabel === b.ipv6?.flowLabel && a.seq === b.seq && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
+}
+
+/**
+ * The same packet after (or, arriving late from another CPU, before) a Service's NAT: same IP id and protocol,
+ * and one of the addresses on either side is a Service's cluster IP (DNAT of a request, or the reverse
+ * translation of a reply's source back to the Service).
+ */
+function natRewrite(a: HopEvent, b: HopEvent, inventory: Inventory): boolean {
+  if (a.ipId !== b.ipId || a.protocol !== b.protocol || !inventory.hasServices) return false;
+  // NAT keeps the TCP sequence number: a cheap second check (SYN|ACKs all have IP id 0)
+  if (a.protocol === 6 && a.seq !== b.seq) return false;
+  return (
+    inventory.serviceByIp(a.daddr) !== undefined ||
+    inventory.serviceByIp(b.daddr) !== undefined ||
+    inventory.serviceByIp(b.saddr) !== undefined ||
+    inventory.serviceByIp(a.saddr) !== undefined
+  );
+}
+
+function natKind(prev: HopEvent, e: HopEvent): NatKind | undefined {
+  const d = prev.daddr !== e.daddr || prev.dstPort !== e.dstPort;
+  const s = prev.saddr !== e.saddr || prev.srcPort !== e.srcPort;
+  return d && s ? 'dnat+snat' : d ? 'dnat' : s ? 'snat' : undefined;
+}
+
+/**
+ * The Service of a packet: its destination at the first hop (a request, before the DNAT) or its source at the
+ * last hop (a reply, after the reverse translation).
+ */
+function serviceOf(inventory: Inventory, a: HopEvent, z: HopEvent): ServiceRef | undefined {
+  const ported = a.protocol === 6 || a.protocol === 17;
+  const req = inventory.serviceByIp(a.daddr);
+  if (req) return ported ? { namespace: req.namespace, name: req.name, ip: req.clusterIP, port: a.dstPort } : { namespace: req.namespace, name: req.name, ip: req.clusterIP };
+  const rep = inventory.serviceByIp(z.saddr);
+  if (rep) return ported ? { namespace: rep.namespace, name: rep.name, ip: rep.clusterIP, port: z.srcPort } : { namespace: rep.namespace, name: rep.name, ip: rep.clusterIP };
+  return undefined;
 }
 
 /** Hops arrive almost always in order; a late one from another CPU's buffer is slotted in by time. */

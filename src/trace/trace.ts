@@ -34,6 +34,28 @@ export interface Hop {
    * VXLAN): the hop is the outer packet, joined to the trace by the inner packet's identity.
    */
   readonly encap?: 'vxlan';
+  /**
+   * NAT (a Service): the packet's source or destination at this hop where it differs from the trace's `src` /
+   * `dst` (e.g. the Service's cluster IP and port before the DNAT, or a masqueraded source after it).
+   */
+  readonly saddr?: string;
+  readonly sport?: number;
+  readonly daddr?: string;
+  readonly dport?: number;
+  /** On the first hop after a rewrite: which addresses changed since the previous hop. */
+  readonly nat?: NatKind;
+}
+
+/** `dnat`: the destination was rewritten (a Service's DNAT); `snat`: the source (masquerade, or a reply's
+ * reverse translation back to the Service address); `dnat+snat`: both at once. */
+export type NatKind = 'dnat' | 'snat' | 'dnat+snat';
+
+/** The Service a packet was addressed to (request) or answered for (reply), DESIGN.md `service`. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly ip: string;
+  readonly port?: number;
 }
 
 /** How the time between two nodes was measured (DESIGN.md: cross-node latency). */
@@ -80,6 +102,8 @@ export interface Trace {
   readonly packet: PacketIdentity;
   /** Set on a cross-node trace when the time between the nodes is known (stitched, or by round trip). */
   readonly cross_node?: CrossNodeTiming;
+  /** Set when the packet was addressed to a Service (request) or comes back from one (reply, reverse NAT). */
+  readonly service?: ServiceRef;
 }
 
 export function protocolName(protocol: number): string {

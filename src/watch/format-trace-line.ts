@@ -51,6 +51,8 @@ export function formatTraceLine(t: StreamTrace, opts: FormatOptions): string {
       node = h.node;
       text += `${paint(`[${sanitizeText(h.node)}]`, 'magenta')} `;
     }
+    // a Service's NAT rewrote the packet on the way into this hop
+    if (typeof h.nat === 'string') text += `${paint(`{${sanitizeText(h.nat)}}`, 'yellow')} `;
     // an encapsulated hop (the outer packet at an overlay's uplink) says so: `uplink:egress(eth0 vxlan)`
     const encap = typeof h.encap === 'string' ? ` ${sanitizeText(h.encap)}` : '';
     text += `${sanitizeText(h.kind)}:${sanitizeText(h.direction)}(${sanitizeText(h.interface)}${encap})`;

@@ -317,6 +317,11 @@ function showWaterfall(t) {
     const label = span('label', `${i + 1}. ${h.kind} ${h.direction} `);
     // an encapsulated hop (the outer packet at an overlay node's uplink) says so
     label.append(span('where', `${h.interface}${typeof h.encap === 'string' ? ` (${h.encap})` : ''} @${h.node}`));
+    // a Service's NAT rewrote the packet on the way into this hop: say what and to which addresses
+    if (typeof h.nat === 'string') {
+      const to = [h.saddr !== undefined ? `src ${h.saddr}${h.sport !== undefined ? `:${h.sport}` : ''}` : '', h.daddr !== undefined ? `dst ${h.daddr}${h.dport !== undefined ? `:${h.dport}` : ''}` : ''].filter(Boolean).join(' ');
+      label.append(span('nat', ` ${h.nat}${to ? ` (${to})` : ''}`));
+    }
     row.append(label, span('delta', `+${(delta / 1000).toFixed(3)} µs`), span('offset', `at ${(offsets[i] / 1000).toFixed(3)} µs`), track);
     row.title = `t=${h.t} ns`;
     return row;

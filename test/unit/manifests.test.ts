@@ -225,10 +225,10 @@ describe('agent/deploy: RBAC', () => {
     }
   });
 
-  it('ClusterRole: exactly pods and nodes in the core group, get/list/watch', () => {
+  it('ClusterRole: exactly pods, nodes and services in the core group and endpointslices in discovery.k8s.io, get/list/watch', () => {
     const rules = one('ClusterRole').obj['rules'] as Obj[];
     const resources = rules.flatMap((r) => (r['resources'] as string[]).map((res) => `${(r['apiGroups'] as string[]).join(',')}/${res}`)).sort();
-    expect(resources).toEqual(['/nodes', '/pods']);
+    expect(resources).toEqual(['/nodes', '/pods', '/services', 'discovery.k8s.io/endpointslices']);
     for (const r of rules) expect([...(r['verbs'] as string[])].sort()).toEqual(['get', 'list', 'watch']);
   });
 

@@ -296,3 +296,24 @@ describe('matchesTrace', () => {
     expect(matchesTrace(filter, trace({ outcome: 'in-flight' }))).toBe(false);
   });
 });
+
+describe('the service filter word', () => {
+  const svcTrace = {
+    id: 'x', node: 'node-1', protocol: 'TCP', path: 'cross-node', outcome: 'forwarded', latency_ns: 1, hops: [],
+    src: { ip: '10.244.1.11', pod: 'pod-1-1', namespace: 'default' }, dst: { ip: '10.244.2.11', pod: 'pod-2-1', namespace: 'default' },
+    packet: { ip_id: 1, length: 60 }, service: { namespace: 'default', name: 'web', ip: '10.96.0.10', port: 80 },
+  } as const;
+
+  it('parses NAMESPACE/NAME and matches the Service a trace names', () => {
+    const r = parseTraceFilter({ service: 'default/web' });
+    expect(r).toEqual({ ok: true, filter: { limit: 100, service: { namespace: 'default', name: 'web' } } });
+    if (!r.ok) return;
+    expect(matchesTrace(r.filter, svcTrace as unknown as Trace)).toBe(true);
+    expect(matchesTrace(r.filter, { ...svcTrace, service: { ...svcTrace.service, name: 'api' } } as unknown as Trace)).toBe(false);
+    expect(matchesTrace(r.filter, { ...svcTrace, service: undefined } as unknown as Trace)).toBe(false);
+  });
+
+  it('a bad value names the word', () => {
+    expect(parseTraceFilter({ service: 'web' })).toEqual({ ok: false, error: 'service: "web" is not NAMESPACE/NAME' });
+  });
+});

@@ -105,3 +105,13 @@ describe('pieces', () => {
     expect(colorWanted({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
   });
 });
+
+describe('formatTraceLine through a Service', () => {
+  it('names the Service and marks the hop the NAT rewrote', () => {
+    const t = sameNode();
+    const hops = t.hops.map((h, i) => (i === 2 ? { ...h, nat: 'dnat' as const } : i < 2 ? { ...h, daddr: '10.96.1.12', dport: 80 } : h));
+    const line = formatTraceLine({ ...t, hops, service: { namespace: 'default', name: 'echo-1-2', ip: '10.96.1.12', port: 80 } }, { color: false });
+    expect(line).toContain('default/pod-1-1 -> default/pod-1-2 via service default/echo-1-2:80 ICMP');
+    expect(line).toContain('veth:ingress(veth1p1) +10.0µs > {dnat} veth:egress(veth1p2) +2.0µs > pod:ingress(eth0)');
+  });
+});

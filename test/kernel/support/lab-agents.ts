@@ -21,6 +21,7 @@ export interface TestLab {
 export interface LabExtras {
   readonly overlay?: LabOverlay;
   readonly ipv6?: boolean;
+  readonly services?: boolean;
 }
 
 export async function startLab(prefix: string, nodes = 2, pods = 2, delayMs = 0, extras: LabExtras = {}): Promise<TestLab> {
