@@ -1,7 +1,8 @@
 /**
  * @module `hopscope demo`: a lab, one agent per node, traffic between pods, and where to look; Ctrl-C removes
  * everything it started (agents, traffic, namespaces). With `--services`, the lab's ClusterIP Services too, and a
- * client reaching `web` through kube-proxy-style NAT.
+ * client reaching `web` through kube-proxy-style NAT; with `--overlay vxlan` flannel's overlay between nodes; with
+ * `--ipv6` a dual-stack lab and an IPv6 ping as well.
  */
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,9 @@ const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
 const TCP_ECHO = fileURLToPath(new URL('../lab/tcp-echo.js', import.meta.url));
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'port', 'sample', 'overlay'], booleans: ['services'] });
+  const flags = parseFlags(argv, { values: ['prefix', 'nodes', 'pods', 'delay-ms', 'port', 'sample', 'overlay'], booleans: ['services', 'ipv6'] });
   const services = flags.booleans.has('services');
+  const ipv6 = flags.booleans.has('ipv6');
   const prefix = flags.values['prefix'] ?? 'hsdemo';
   const basePort = intFlag(flags, 'port', 9940);
   const children: ResultPromise[] = [];
@@ -52,6 +54,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     delayMs: intFlag(flags, 'delay-ms', 0),
     overlay: overlayFlag(flags.values['overlay']),
     ...(services ? { services } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
   });
   console.log(`lab "${prefix}" up: ${plan.nodes.length} nodes, inventory ${inventoryPath}${plan.delayMs ? `, ${plan.delayMs} ms one-way delay between nodes` : ''}`);
   const urls = plan.nodes.map((n, i) => {
@@ -94,6 +97,8 @@ function startTraffic(plan: LabPlan, spawn: (file: string, args: string[]) => Re
     if (a) spawn('ip', ['netns', 'exec', a.netns, process.execPath, TCP_ECHO, 'client', c.ip, '8080', '2000']);
   }
   if (a) spawn('ip', ['netns', 'exec', a.netns, 'ping', '-q', '-i', '5', '10.99.0.1']);
+  // dual-stack lab: the same cross-node ping over IPv6
+  if (a && c?.ip6) spawn('ip', ['netns', 'exec', a.netns, 'ping', '-6', '-q', '-i', '2', c.ip6]);
 }
 
 /**
