@@ -27,6 +27,9 @@ export interface BpftraceProcessOptions {
   readonly maxLineBytes?: number;
 }
 
+/** bpftrace's banner before BEGIN runs (`Attaching 5 probes...`). */
+const ATTACHING = /^Attaching \d+ probes?\.\.\.$/;
+
 export class BpftraceProcess {
   state: ProbeState = 'stopped';
   restarts = 0;
@@ -79,9 +82,11 @@ export class BpftraceProcess {
     const ready = `HOPSCOPE_READY ${this.o.group}`;
     // lines end at \n only, and are bounded: a child printing without newlines cannot grow our memory
     const out = new LineSplitter((line) => {
-      if (!attached && line === ready) {
-        attached = true;
-        this.setState('attached', `pid ${child.pid ?? '?'}`);
+      if (!attached) {
+        if (line === ready) {
+          attached = true;
+          this.setState('attached', `pid ${child.pid ?? '?'}`);
+        } else if (ATTACHING.test(line)) return; // bpftrace 0.17's own banner, on stdout: not an event
       }
       this.o.onLine(line);
     }, this.o.maxLineBytes);

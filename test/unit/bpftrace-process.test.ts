@@ -52,6 +52,13 @@ describe('BpftraceProcess (with a fake bpftrace)', () => {
     expect(p.state).toBe('attached');
   });
 
+  it('drops bpftrace\'s "Attaching N probes..." banner on stdout before readiness (it is no event), not after', async () => {
+    const { p, lines } = fake({ print: ['Attaching 5 probes...', 'HOPSCOPE_READY hops', 'Attaching 1 probe...'] });
+    p.start();
+    await until(() => lines.length === 2);
+    expect(lines).toEqual(['HOPSCOPE_READY hops', 'Attaching 1 probe...']);
+  });
+
   it('is not attached on another group\'s readiness line', async () => {
     const { p, lines } = fake({ print: ['HOPSCOPE_READY drops'] });
     p.start();
