@@ -1,7 +1,8 @@
 /**
  * @module The agent's userspace pipeline for one node, built from the real stages exactly as agent/agent.ts
- * wires them (decodeLine -> routeEvent -> TraceAssembler -> TraceStore, FlowTable, AgentMetrics.recordTrace,
- * hopscope_events_total per event), without processes, HTTP or peers, for the userspace benchmarks.
+ * wires them (probeLineHandler: decodeLine -> routeEvent -> TraceAssembler -> TraceStore, FlowTable,
+ * AgentMetrics.recordTrace, hopscope_events_total per event), without processes, HTTP or peers, for the
+ * userspace benchmarks.
  */
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
 import { decodeLine } from '../../src/decode/decode-line.js';
@@ -14,6 +15,7 @@ import { PROBE_GROUPS } from '../../src/probes/probe-catalog.js';
 import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { routeEvent } from '../../agent/route-event.js';
+import { probeLineHandler } from '../../agent/probe-lines.js';
 import { benchInventory, benchScope } from './recorded-stream.js';
 
 export interface Pipeline {
@@ -25,7 +27,7 @@ export interface Pipeline {
   readonly flows: FlowTable;
   readonly metrics: AgentMetrics;
   readonly traces: TraceStore;
-  decodeErrors: number;
+  readonly decodeErrors: number;
 }
 
 /**
@@ -72,23 +74,33 @@ export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) =>
       o.onTrace?.(t);
     },
   });
+  // the full pipeline is the agent's own line handler; the partial stages stop early on the same path
+  let groupCounters: ReturnType<AgentMetrics['probeCounters']> | undefined;
+  const handle = probeLineHandler({ probeCounters: (g) => (groupCounters = metrics.probeCounters(g)) }, { assembler, counters });
+  const sinks = { assembler, counters, lost: () => undefined };
+  let partialErrors = 0;
   const p: Pipeline = {
     assembler,
     flows,
     metrics,
     traces,
-    decodeErrors: 0,
+    get decodeErrors() {
+      // nothing scrapes during a bench run, so the pending count is the count
+      return stage === 'full' ? (groupCounters?.decodeErrors.n ?? 0) : partialErrors;
+    },
     onLine(line: string) {
+      if (stage === 'full') {
+        handle('hops', line);
+        return;
+      }
       if (line === '') return;
-      const labels = { probe: 'hops' };
       const r = decodeLine(line);
       if (!r.ok) {
-        p.decodeErrors++;
-        metrics.decodeErrors.inc(labels);
+        partialErrors++;
         return;
       }
       if (stage === 'decode') return;
-      if (routeEvent(r.event, { assembler, counters, lost: (n) => metrics.eventsLost.inc(labels, n) }) && stage === 'full') metrics.events.inc(labels);
+      routeEvent(r.event, sinks);
     },
     tick(now: number) {
       assembler.tick(now);
