@@ -1,10 +1,12 @@
 /**
  * @module The agent's userspace pipeline for one node, built from the real stages exactly as agent/agent.ts
- * wires them (probeLineHandler: decodeLine -> routeEvent -> TraceAssembler -> TraceStore, FlowTable,
- * AgentMetrics.recordTrace, hopscope_events_total per event), without processes, HTTP or peers, for the
- * userspace benchmarks.
+ * wires them (probeLineHandler: decodeLine -> routeEvent -> TraceAssembler -> CrossNodeJoiner -> TraceStore,
+ * FlowTable, AgentMetrics.recordTrace, hopscope_events_total per event; the tick of both), without processes,
+ * HTTP or peers, for the userspace benchmarks.
  */
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
+import { ClockOffsetEstimator } from '../../src/cross/clock-offset.js';
+import { CrossNodeJoiner } from '../../src/cross/cross-node-joiner.js';
 import { decodeLine } from '../../src/decode/decode-line.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import { AgentMetrics } from '../../src/export/metrics.js';
@@ -32,8 +34,9 @@ export interface Pipeline {
 
 /**
  * How much of the pipeline runs (for the breakdown): `decode` only decodes; `assemble` also joins hops into
- * traces; `aggregate` also records them (trace ring, flow table); `full` also updates the Prometheus metrics
- * (hopscope_events_total per event, recordTrace per trace), as the agent does.
+ * traces; `aggregate` also records them (trace ring, flow table); `full` is all the agent does: also the
+ * Prometheus metrics (hopscope_events_total per event, recordTrace per trace) and the cross-node joiner that
+ * every trace passes on its way to the ring, the flow table and the metrics.
  */
 export type Stage = 'decode' | 'assemble' | 'aggregate' | 'full';
 
@@ -65,15 +68,19 @@ export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) =>
     inventory,
     clock: new FixedWallClock(1_700_000_000_000_000_000n),
     dropReasons,
-    onTrace: (t) => {
-      if (stage !== 'assemble') {
-        if (keep) traces.add(t);
-        flows.record(t);
-        if (stage === 'full') metrics.recordTrace(t);
-      }
-      o.onTrace?.(t);
-    },
+    onTrace: (t) => (stage === 'full' ? joiner.onLocal(t) : report(t)),
   });
+  // as agent/agent.ts: every trace goes through the cross-node joiner (no peers here, as an agent without
+  // --peer), which reports it; the stream fan-out is left out (with no clients it returns at once)
+  const report = (t: Trace) => {
+    if (stage !== 'assemble') {
+      if (keep) traces.add(t);
+      flows.record(t);
+      if (stage === 'full') metrics.recordTrace(t);
+    }
+    o.onTrace?.(t);
+  };
+  const joiner = new CrossNodeJoiner({ node: 'node-1', offsets: new ClockOffsetEstimator(), peerConnected: () => false, emit: report });
   // the full pipeline is the agent's own line handler; the partial stages stop early on the same path
   let groupCounters: ReturnType<AgentMetrics['probeCounters']> | undefined;
   const handle = probeLineHandler({ probeCounters: (g) => (groupCounters = metrics.probeCounters(g)) }, { assembler, counters });
@@ -104,6 +111,7 @@ export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) =>
     },
     tick(now: number) {
       assembler.tick(now);
+      joiner.tick();
     },
   };
   return p;
