@@ -40,7 +40,7 @@ export interface Pipeline {
  */
 export type Stage = 'decode' | 'assemble' | 'aggregate' | 'full';
 
-export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) => void; keepTraces?: boolean; stage?: Stage } = {}): Pipeline {
+export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) => void; keepTraces?: boolean; joiner?: boolean; stage?: Stage } = {}): Pipeline {
   const stage = o.stage ?? 'full';
   const scope = benchScope();
   const inventory = () => benchInventory;
@@ -68,7 +68,7 @@ export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) =>
     inventory,
     clock: new FixedWallClock(1_700_000_000_000_000_000n),
     dropReasons,
-    onTrace: (t) => (stage === 'full' ? joiner.onLocal(t) : report(t)),
+    onTrace: (t) => (stage === 'full' && o.joiner !== false ? joiner.onLocal(t) : report(t)),
   });
   // as agent/agent.ts: every trace goes through the cross-node joiner (no peers here, as an agent without
   // --peer), which reports it; the stream fan-out is left out (with no clients it returns at once)
