@@ -8,20 +8,26 @@ import { routeEvent, type EventSinks } from './route-event.js';
 
 export type ProbeLineHandler = (group: string, line: string) => void;
 
-export function probeLineHandler(metrics: Pick<AgentMetrics, 'events' | 'eventsLost' | 'decodeErrors'>, sinks: Omit<EventSinks, 'lost'>): ProbeLineHandler {
-  // per group, once: this runs for every line, so no label objects or closures are built per event
+export function probeLineHandler(metrics: Pick<AgentMetrics, 'probeCounters'>, sinks: Omit<EventSinks, 'lost'>): ProbeLineHandler {
+  // per group, once: this runs for every line, so no label objects or closures are built per event, and the
+  // counters add to plain numbers (prom-client would hash the labels on every inc, also through labels())
   const perGroup = new Map<string, { events: { inc(): void }; decodeErrors: { inc(): void }; sinks: EventSinks }>();
+  let lastGroup = '';
+  let last: { events: { inc(): void }; decodeErrors: { inc(): void }; sinks: EventSinks } | undefined;
   const forGroup = (group: string) => {
+    if (group === lastGroup && last) return last;
     let g = perGroup.get(group);
     if (!g) {
-      const lost = metrics.eventsLost.labels({ probe: group });
+      const c = metrics.probeCounters(group);
       g = {
-        events: metrics.events.labels({ probe: group }),
-        decodeErrors: metrics.decodeErrors.labels({ probe: group }),
-        sinks: { ...sinks, lost: (n) => lost.inc(n) },
+        events: c.events,
+        decodeErrors: c.decodeErrors,
+        sinks: { ...sinks, lost: (n) => c.eventsLost.inc(n) },
       };
       perGroup.set(group, g);
     }
+    lastGroup = group;
+    last = g;
     return g;
   };
   return (group, line) => {

@@ -8,10 +8,17 @@ export interface WallClock {
   toWallNs(monoNs: number): bigint;
   /** CLOCK_MONOTONIC now, in nanoseconds. */
   nowMonoNs(): number;
+  /**
+   * Optional: the offset toWallNs adds right now, so that toWallNs(m) === BigInt(m) + wallOffsetNs() for
+   * integer m; the same bigint object while it does not change. Lets the assembler convert without BigInt.
+   */
+  wallOffsetNs?(): bigint;
 }
 
 export class SystemWallClock implements WallClock {
   private offsetNs = 0n;
+  /** offsetNs + skewNs, one bigint per measurement. */
+  private totalOffsetNs = 0n;
   private measuredAt = 0;
 
   /** `skewNs` shifts every wall time this clock gives: a test-only stand-in for a node whose clock is off. */
@@ -27,8 +34,12 @@ export class SystemWallClock implements WallClock {
   }
 
   toWallNs(monoNs: number): bigint {
+    return BigInt(Math.round(monoNs)) + this.wallOffsetNs();
+  }
+
+  wallOffsetNs(): bigint {
     if (Date.now() - this.measuredAt > this.remeasureEveryMs) this.measure();
-    return BigInt(Math.round(monoNs)) + this.offsetNs + this.skewNs;
+    return this.totalOffsetNs;
   }
 
   /** Takes the tightest of a few (wall, mono) pairs. */
@@ -46,6 +57,7 @@ export class SystemWallClock implements WallClock {
       }
     }
     this.offsetNs = best ?? 0n;
+    this.totalOffsetNs = this.offsetNs + this.skewNs;
     this.measuredAt = Date.now();
   }
 }
@@ -58,6 +70,9 @@ export class FixedWallClock implements WallClock {
   ) {}
   toWallNs(monoNs: number): bigint {
     return BigInt(monoNs) + this.offsetNs;
+  }
+  wallOffsetNs(): bigint {
+    return this.offsetNs;
   }
   nowMonoNs(): number {
     return this.now;

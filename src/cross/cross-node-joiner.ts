@@ -187,11 +187,24 @@ function requestKey(t: Trace, as: 'request' | 'reply'): string | undefined {
   return undefined;
 }
 
+/**
+ * Where each map's oldest entry is: one long-lived iterator per map. A fresh keys().next() walks over every
+ * entry deleted at the front since the map's last rehash (V8 leaves holes), thousands per call once the map is
+ * full; every entry before this iterator's position has been deleted, and re-inserted keys go to the end.
+ */
+const OLDEST = new WeakMap<Map<string, unknown>, Iterator<string>>();
+
 function put<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
   map.set(key, value);
   if (map.size > MAX_HELD) {
-    const oldest = map.keys().next();
+    let order = OLDEST.get(map);
+    let oldest = order?.next();
+    if (order === undefined || oldest === undefined || oldest.done) {
+      order = map.keys();
+      OLDEST.set(map, order);
+      oldest = order.next();
+    }
     if (!oldest.done) map.delete(oldest.value);
   }
 }

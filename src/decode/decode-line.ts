@@ -72,7 +72,8 @@ function decodeHop(f: string[]): DecodeResult {
   const skb = f[6] as string;
   const ifname = f[5] as string;
   if (ifname.length === 0 || ifname.length > 15) return fail('hop record has a bad interface name');
-  const event = hopEvent(dir === 'I' ? 'ingress' : 'egress', monoNs, netns, ifindex, escapeControl(ifname), skb, ipFromRawLe(saddr), ipFromRawLe(daddr), protocol, ipId, l4a, l4b, flags, seq, length, cpu, encap);
+  const fields = [0, 0, monoNs, netns, ifindex, 0, 0, saddr, daddr, protocol, ipId, l4a, l4b, flags, seq, length, cpu, encap];
+  const event = hopEvent(dir === 'I' ? 'ingress' : 'egress', escapeControl(ifname), skb, ipFromRawLe(saddr), ipFromRawLe(daddr), fields);
   return { ok: true, event };
 }
 
@@ -90,6 +91,7 @@ function scanHop(line: string): HopEvent | undefined {
   let ifEnd = 0;
   let skbStart = 0;
   let skbEnd = 0;
+  let ifHash = 0;
   let field = 2; // index of the field being read (0: H, 1: direction)
   let i = 4;
   let fieldCount = 17; // 18 when the line carries the encap field
@@ -97,9 +99,16 @@ function scanHop(line: string): HopEvent | undefined {
   while (field < fieldCount) {
     const start = i;
     if (field === 5) {
-      while (i < n && line.charCodeAt(i) !== 32) i++;
+      let h = 0;
+      while (i < n) {
+        const c = line.charCodeAt(i);
+        if (c === 32) break;
+        h = (Math.imul(h, 31) + c) | 0;
+        i++;
+      }
       ifStart = start;
       ifEnd = i;
+      ifHash = h;
       if (i - start === 0 || i - start > 15) return undefined;
     } else {
       let x = 0;
@@ -136,51 +145,102 @@ function scanHop(line: string): HopEvent | undefined {
   const l4b = v[12] as number;
   const seq = v[14] as number;
   if (saddr > U32 || daddr > U32 || protocol > 255 || ipId > 0xffff || l4a > 0xffff || l4b > 0xffff || seq > U32) return undefined;
-  const encap = v[17] as number;
-  if (encap > 0xffff) return undefined;
-  let ifname = line.slice(ifStart, ifEnd);
-  for (let k = ifStart; k < ifEnd; k++) {
-    const c = line.charCodeAt(k);
-    if (c < 0x20 || c > 0x7e) {
-      ifname = escapeControl(ifname);
-      break;
-    }
-  }
+  if ((v[17] as number) > 0xffff) return undefined;
+  const ifname = IFNAMES.get(line, ifStart, ifEnd, ifHash);
+  // a view of the line: most events die young; the assembler copies the address it keeps as a key
+  const skb = line.slice(skbStart, skbEnd);
   const direction = d === 73 ? 'ingress' : 'egress';
-  return hopEvent(direction, v[2] as number, v[3] as number, v[4] as number, ifname, line.slice(skbStart, skbEnd), ipText(saddr), ipText(daddr), protocol, ipId, l4a, l4b, v[13] as number, seq, v[15] as number, v[16] as number, encap);
+  return hopEvent(direction, ifname, skb, ipText(saddr), ipText(daddr), v);
 }
 
-/** The event from the probe's raw fields (network-order values as read on a little-endian CPU): both decode paths end here. */
-function hopEvent(
-  direction: HopEvent['direction'], monoNs: number, netns: number, ifindex: number, ifname: string, skb: string, saddr: string, daddr: string,
-  protocol: number, ipId: number, l4a: number, l4b: number, flags: number, seq: number, length: number, cpu: number, encap: number,
-): HopEvent {
+/**
+ * Text of recently seen line segments (interface names), direct-mapped by a hash of their characters: a hit
+ * returns the kept string without slicing the line, so nothing is allocated and no kept value holds on to the
+ * line it came from. (For sk_buff addresses, 20 digits in thousands of values, checking costs more than the
+ * slice: the assembler copies the one it keeps.)
+ */
+class SegmentCache {
+  private readonly raw: string[];
+  private readonly text: string[];
+  private readonly mask: number;
+
+  constructor(
+    size: number,
+    private readonly escape: boolean,
+  ) {
+    this.raw = new Array<string>(size).fill('');
+    this.text = new Array<string>(size).fill('');
+    this.mask = size - 1;
+  }
+
+  get(line: string, start: number, end: number, hash: number): string {
+    const slot = (hash ^ (hash >>> 15)) & this.mask;
+    const raw = this.raw[slot] as string;
+    const len = end - start;
+    if (raw.length === len && line.startsWith(raw, start)) return this.text[slot] as string;
+    // a flat copy: a slice of 13 or more characters would be a view that keeps the whole line
+    const copy = len >= 13 ? (' ' + line.slice(start, end)).slice(1) : line.slice(start, end);
+    this.raw[slot] = copy;
+    this.text[slot] = this.escape ? escapeIfNeeded(copy) : copy;
+    return this.text[slot] as string;
+  }
+}
+
+function escapeIfNeeded(s: string): string {
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x20 || c > 0x7e) return escapeControl(s);
+  }
+  return s;
+}
+
+const IFNAMES = new SegmentCache(256, true);
+
+/**
+ * The event from the probe's raw fields (network-order values as read on a little-endian CPU), given by their
+ * field number in the line (2 monotonic time .. 16 cpu, 17 encap): both decode paths end here. The numbers come
+ * in an array rather than as arguments: a call with many number arguments boxes each one that is not a small integer.
+ */
+function hopEvent(direction: HopEvent['direction'], ifname: string, skb: string, saddr: string, daddr: string, v: readonly number[]): HopEvent {
+  const protocol = v[9] as number;
+  const l4a = v[11] as number;
+  const l4b = v[12] as number;
+  const seq = v[14] as number;
+  const encap = v[17] as number;
   const ported = protocol === 6 || protocol === 17;
   const icmp = protocol === 1;
   const event: HopEvent = {
     type: 'hop',
     direction,
-    monoNs,
-    netns,
-    ifindex,
+    monoNs: v[2] as number,
+    netns: v[3] as number,
+    ifindex: small(v[4] as number),
     ifname,
     skb,
     saddr,
     daddr,
-    protocol,
-    ipId: swap16(ipId),
+    protocol: small(protocol),
+    ipId: swap16(v[10] as number),
     srcPort: ported ? swap16(l4a) : 0,
     dstPort: ported ? swap16(l4b) : 0,
-    tcpFlags: protocol === 6 ? flags & 0xff : 0,
+    tcpFlags: protocol === 6 ? (v[13] as number) & 0xff : 0,
     seq: protocol === 6 || icmp ? swap32(seq) : 0,
     icmpType: icmp ? l4a & 0xff : 0,
     icmpCode: icmp ? (l4a >>> 8) & 0xff : 0,
-    length,
-    cpu,
+    length: small(v[15] as number),
+    cpu: small(v[16] as number),
   };
   // only encapsulated hops carry the field: every other event keeps the shape (and equality) it always had
-  if (encap !== 0) (event as { encap?: number }).encap = encap;
+  if (encap !== 0) (event as { encap?: number }).encap = small(encap);
   return event;
+}
+
+/**
+ * The same value, as a small integer when it is one: numbers read from the scan's array are doubles, and a
+ * double in an object field is a separate heap object, allocated for every event.
+ */
+export function small(x: number): number {
+  return (x | 0) === x ? x | 0 : x;
 }
 
 /** Scratch space of scanHop (one line at a time: decoding is synchronous). */

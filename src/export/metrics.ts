@@ -5,7 +5,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LabeledCounts } from '../model/labeled-counts.js';
 import type { NodeCounters } from '../model/node-counters.js';
-import { PATH_KINDS, type Trace } from '../trace/trace.js';
+import type { HopKind } from '../scope/node-scope.js';
+import { PATH_KINDS, type PathKind, type Trace } from '../trace/trace.js';
+import { SeriesHistogram, type HistogramSeries } from './series-histogram.js';
 
 /** 1 us to 1 s, roughly x2.5 per step. */
 /** Time between nodes: finer steps in the millisecond range where node-to-node latencies live (50 us .. 1 s). */
@@ -41,15 +43,32 @@ export class AgentMetrics {
   readonly eventsLost: Counter<'probe'>;
   readonly decodeErrors: Counter<'probe'>;
   private readonly tracedPackets: Counter<'node' | 'path'>;
-  private readonly pathLatency: Histogram<'node' | 'path'>;
-  private readonly hopLatency: Histogram<'node' | 'from_kind' | 'to_kind'>;
+  private readonly pathLatency: SeriesHistogram<'node' | 'path'>;
+  private readonly hopLatency: SeriesHistogram<'node' | 'from_kind' | 'to_kind'>;
   private readonly crossNode: Histogram<'source_node' | 'destination_node' | 'method'>;
+  /** Counts not yet added to their prom-client counter (added at scrape time, in collect()). */
+  private readonly pending: PendingCount[] = [];
+  /** Traced packets by path (PATH_KINDS order), added to hopscope_traced_packets_total at scrape time. */
+  private readonly tracedPending: PendingCount[];
+  private readonly pathSeries: HistogramSeries[];
+  /** Hop latency series by from-kind * KINDS + to-kind, made on first use. */
+  private readonly hopSeries: (HistogramSeries | undefined)[] = new Array<HistogramSeries | undefined>(KINDS.length * KINDS.length).fill(undefined);
 
   constructor(private readonly s: MetricsSources, probeNames: readonly string[]) {
     const registers = [this.registry];
-    this.events = new Counter({ name: 'hopscope_events_total', help: 'Events read from the probes.', labelNames: ['probe'], registers });
-    this.eventsLost = new Counter({ name: 'hopscope_events_lost_total', help: 'Events the kernel dropped before bpftrace read them, as bpftrace reports.', labelNames: ['probe'], registers });
-    this.decodeErrors = new Counter({ name: 'hopscope_decode_errors_total', help: 'Probe output lines that were not a valid event.', labelNames: ['probe'], registers });
+    const pending = this.pending;
+    // counters of the line path keep their per-event increments in plain numbers (see probeCounters)
+    const flushPending = function (this: Counter<string>) {
+      for (const p of pending) {
+        if (p.counter === this && p.n !== 0) {
+          this.inc(p.labels, p.n);
+          p.n = 0;
+        }
+      }
+    };
+    this.events = new Counter({ name: 'hopscope_events_total', help: 'Events read from the probes.', labelNames: ['probe'], registers, collect: flushPending });
+    this.eventsLost = new Counter({ name: 'hopscope_events_lost_total', help: 'Events the kernel dropped before bpftrace read them, as bpftrace reports.', labelNames: ['probe'], registers, collect: flushPending });
+    this.decodeErrors = new Counter({ name: 'hopscope_decode_errors_total', help: 'Probe output lines that were not a valid event.', labelNames: ['probe'], registers, collect: flushPending });
     for (const probe of probeNames) {
       this.events.inc({ probe }, 0);
       this.eventsLost.inc({ probe }, 0);
@@ -101,10 +120,11 @@ export class AgentMetrics {
         this.inc(s.streamDropped());
       },
     });
-    this.tracedPackets = new Counter({ name: 'hopscope_traced_packets_total', help: 'Packets traced hop by hop, by path.', labelNames: ['node', 'path'], registers });
+    this.tracedPackets = new Counter({ name: 'hopscope_traced_packets_total', help: 'Packets traced hop by hop, by path.', labelNames: ['node', 'path'], registers, collect: flushPending });
     for (const path of PATH_KINDS) this.tracedPackets.inc({ node: s.node, path }, 0);
-    this.pathLatency = new Histogram({ name: 'hopscope_path_latency_seconds', help: 'Time from a traced packet\'s first hop to its last hop on this node.', labelNames: ['node', 'path'], buckets: LATENCY_BUCKETS, registers });
-    for (const path of PATH_KINDS) this.pathLatency.zero({ node: s.node, path });
+    this.tracedPending = PATH_KINDS.map((path) => this.pendingCount(this.tracedPackets, { node: s.node, path }));
+    this.pathLatency = new SeriesHistogram('hopscope_path_latency_seconds', 'Time from a traced packet\'s first hop to its last hop on this node.', ['node', 'path'], LATENCY_BUCKETS, this.registry);
+    this.pathSeries = PATH_KINDS.map((path) => this.pathLatency.series({ node: s.node, path }));
     this.crossNode = new Histogram({
       name: 'hopscope_cross_node_latency_seconds',
       help: 'Uplink-to-uplink time between two nodes: one-way (clock offset removed) or half a round trip (rtt) when the peer is unreachable.',
@@ -144,7 +164,25 @@ export class AgentMetrics {
         },
       });
     }
-    this.hopLatency = new Histogram({ name: 'hopscope_hop_latency_seconds', help: 'Time between consecutive hops of traced packets, by hop kinds.', labelNames: ['node', 'from_kind', 'to_kind'], buckets: LATENCY_BUCKETS, registers });
+    this.hopLatency = new SeriesHistogram('hopscope_hop_latency_seconds', 'Time between consecutive hops of traced packets, by hop kinds.', ['node', 'from_kind', 'to_kind'], LATENCY_BUCKETS, this.registry);
+  }
+
+  private pendingCount(counter: Counter<string>, labels: Record<string, string>): PendingCount {
+    const p = new PendingCount(counter, labels);
+    this.pending.push(p);
+    return p;
+  }
+
+  /**
+   * A probe group's line-path counters (hopscope_events_total, _decode_errors_total, _events_lost_total):
+   * inc() adds to a plain number, which the counter takes up at scrape time. Call once per group and keep them.
+   */
+  probeCounters(probe: string): { readonly events: PendingCount; readonly decodeErrors: PendingCount; readonly eventsLost: PendingCount } {
+    return {
+      events: this.pendingCount(this.events, { probe }),
+      decodeErrors: this.pendingCount(this.decodeErrors, { probe }),
+      eventsLost: this.pendingCount(this.eventsLost, { probe }),
+    };
   }
 
   /** Counters kept by the model (NodeCounters), copied at scrape time. */
@@ -204,34 +242,80 @@ export class AgentMetrics {
     });
   }
 
-  /** Bound children per label set: recordTrace runs for every trace, label hashing need not. */
-  private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
-
-  private child<T extends { inc(): void } | { observe(v: number): void }>(key: string, make: () => T): T {
-    let c = this.children.get(key) as T | undefined;
-    if (!c) {
-      c = make();
-      this.children.set(key, c);
-    }
-    return c;
-  }
-
   recordTrace(t: Trace): void {
     const node = this.s.node;
     const x = t.cross_node;
     if (x && x.method !== 'uncorrected' && x.transit_ns >= 0) {
       this.crossNode.observe({ source_node: x.source_node, destination_node: x.destination_node, method: x.method }, x.transit_ns / 1e9);
     }
-    this.child(`p|${t.path}`, () => this.tracedPackets.labels({ node, path: t.path })).inc();
+    const p = pathIndex(t.path);
+    if (p >= 0) (this.tracedPending[p] as PendingCount).n++;
+    else this.tracedPackets.inc({ node, path: t.path });
     // a stitched trace also holds the peer's hops, which the peer's agent counts: only this node's part here
     let own = 0;
-    for (let i = 1; i < t.hops.length; i++) {
-      const from = t.hops[i - 1];
-      const to = t.hops[i];
+    const hops = t.hops;
+    for (let i = 1; i < hops.length; i++) {
+      const from = hops[i - 1];
+      const to = hops[i];
       if (!from || !to || from.node !== node || to.node !== node) continue;
       own += to.delta_ns;
-      this.child(`h|${from.kind}|${to.kind}`, () => this.hopLatency.labels({ node, from_kind: from.kind, to_kind: to.kind })).observe(to.delta_ns / 1e9);
+      this.hopSeriesOf(from.kind, to.kind).observe(to.delta_ns / 1e9);
     }
-    this.child(`l|${t.path}`, () => this.pathLatency.labels({ node, path: t.path })).observe((t.cross_node ? own : t.latency_ns) / 1e9);
+    const latency = (t.cross_node ? own : t.latency_ns) / 1e9;
+    (p >= 0 ? (this.pathSeries[p] as HistogramSeries) : this.pathLatency.series({ node, path: t.path })).observe(latency);
+  }
+
+  private hopSeriesOf(from: HopKind, to: HopKind): HistogramSeries {
+    const a = kindIndex(from);
+    const b = kindIndex(to);
+    if (a < 0 || b < 0) return this.hopLatency.series({ node: this.s.node, from_kind: from, to_kind: to });
+    const k = a * KINDS.length + b;
+    return (this.hopSeries[k] ??= this.hopLatency.series({ node: this.s.node, from_kind: from, to_kind: to }));
+  }
+}
+
+/** An increment kept in a plain number until the next scrape adds it to its counter. */
+export class PendingCount {
+  n = 0;
+  constructor(
+    readonly counter: Counter<string>,
+    readonly labels: Record<string, string>,
+  ) {}
+  inc(by = 1): void {
+    this.n += by;
+  }
+}
+
+const KINDS: readonly HopKind[] = ['pod', 'veth', 'bridge', 'overlay', 'uplink'];
+
+function kindIndex(k: HopKind): number {
+  switch (k) {
+    case 'pod':
+      return 0;
+    case 'veth':
+      return 1;
+    case 'bridge':
+      return 2;
+    case 'overlay':
+      return 3;
+    case 'uplink':
+      return 4;
+    default:
+      return -1;
+  }
+}
+
+function pathIndex(p: PathKind): number {
+  switch (p) {
+    case 'same-pod':
+      return 0;
+    case 'same-node':
+      return 1;
+    case 'cross-node':
+      return 2;
+    case 'unrouted':
+      return 3;
+    default:
+      return -1;
   }
 }

@@ -31,6 +31,9 @@ class FlowEntry {
   routeMiss = 0;
   inFlight = 0;
   latencySum = 0;
+  /** Neighbours in recency order (a list through the entries: touching a flow moves it without hashing). */
+  prev: FlowEntry | undefined = undefined;
+  next: FlowEntry | undefined = undefined;
   constructor(
     readonly key: string,
     readonly src: Endpoint,
@@ -49,8 +52,9 @@ class FlowEntry {
 export class FlowTable {
   private readonly flows = new Map<string, FlowEntry>();
   evicted = 0;
-  /** Where eviction goes on: the least recently seen flow (see evictOldest). */
-  private order: Iterator<string> = this.flows.keys();
+  /** Least and most recently seen flows, the ends of the list through FlowEntry.prev/next. */
+  private oldest: FlowEntry | undefined = undefined;
+  private newest: FlowEntry | undefined = undefined;
 
   constructor(readonly capacity = 65_536) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
@@ -67,7 +71,7 @@ export class FlowTable {
     const sequence = hopSequence(hops);
     let f = this.flows.get(key);
     if (f) {
-      this.flows.delete(key); // re-insert: Map order is recency order
+      this.unlink(f); // appended again below: list order is recency order
       f.path = t.path;
       f.hopSequence = sequence;
       if (t.latency_ns < f.latencyMin) f.latencyMin = t.latency_ns;
@@ -76,6 +80,7 @@ export class FlowTable {
     } else {
       if (this.flows.size >= this.capacity) this.evictOldest();
       f = new FlowEntry(key, t.src, t.dst, t.protocol, t.path, sequence, t.latency_ns, t.latency_ns, 0, hops[0]?.t ?? seen, seen);
+      this.flows.set(key, f);
     }
     f.packets++;
     switch (t.outcome) {
@@ -97,19 +102,35 @@ export class FlowTable {
     }
     f.latencySum += t.latency_ns;
     f.latencyLast = t.latency_ns;
-    this.flows.set(key, f);
+    this.append(f);
   }
 
   /** Most recently seen first. */
   list(limit: number, match: (f: FlowSummary) => boolean = () => true): FlowSummary[] {
-    const all = [...this.flows.values()];
     const out: FlowSummary[] = [];
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+    for (let f = this.newest; f !== undefined && out.length < limit; f = f.prev) {
       // a fresh object: callers keep what they were given while the table goes on counting
-      const summary = summaryOf(all[i] as FlowEntry);
+      const summary = summaryOf(f);
       if (match(summary)) out.push(summary);
     }
     return out;
+  }
+
+  private append(f: FlowEntry): void {
+    f.prev = this.newest;
+    f.next = undefined;
+    if (this.newest) this.newest.next = f;
+    else this.oldest = f;
+    this.newest = f;
+  }
+
+  private unlink(f: FlowEntry): void {
+    if (f.prev) f.prev.next = f.next;
+    else this.oldest = f.next;
+    if (f.next) f.next.prev = f.prev;
+    else this.newest = f.prev;
+    f.prev = undefined;
+    f.next = undefined;
   }
 
   /**
@@ -121,6 +142,7 @@ export class FlowTable {
     for (const [key, f] of this.flows) {
       if (f.src.ip === ip || f.dst.ip === ip) {
         this.flows.delete(key);
+        this.unlink(f);
         removed++;
       }
     }
@@ -128,17 +150,10 @@ export class FlowTable {
   }
 
   private evictOldest(): void {
-    // One long-lived iterator: a fresh keys().next() walks over every entry deleted at the front since the
-    // Map's last rehash (V8 leaves holes), which made each eviction cost O(evictions so far): ~18 s per
-    // million new flows at the cap. Every entry before this iterator's position has been evicted, and
-    // re-inserted (recent) flows go to the end, so it always points at the least recently seen flow.
-    let oldest = this.order.next();
-    if (oldest.done) {
-      this.order = this.flows.keys();
-      oldest = this.order.next();
-    }
-    if (!oldest.done) {
-      this.flows.delete(oldest.value);
+    const oldest = this.oldest;
+    if (oldest) {
+      this.flows.delete(oldest.key);
+      this.unlink(oldest);
       this.evicted++;
     }
   }

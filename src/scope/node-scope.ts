@@ -60,18 +60,32 @@ export class NodeScope {
     return netns === s.nodeNetns || s.podNetns.has(netns) || (s.wholeKernel && netns !== 0);
   }
 
+  /** Runs for every hop: answers are shared constants, so it allocates nothing. */
   classify(netns: number, ifindex: number, ifname: string): Classification {
     const s = this.snapshot;
     if (netns === s.nodeNetns) {
       const known = s.interfaces.get(ifindex);
-      if (known) return known.kind === 'local' ? { mine: false, why: 'local' } : { mine: true, kind: known.kind };
+      if (known) return known.kind === 'local' ? NOT_MINE.local : MINE[known.kind];
       const guessed = kindByName(ifname);
-      return guessed ? { mine: true, kind: guessed } : { mine: false, why: 'unknown-interface' };
+      return guessed ? MINE[guessed] : NOT_MINE['unknown-interface'];
     }
-    if (s.podNetns.has(netns) || (s.wholeKernel && netns !== 0)) return { mine: true, kind: 'pod' };
-    return { mine: false, why: 'foreign-netns' };
+    if (s.podNetns.has(netns) || (s.wholeKernel && netns !== 0)) return MINE.pod;
+    return NOT_MINE['foreign-netns'];
   }
 }
+
+const MINE: Readonly<Record<HopKind, Classification>> = Object.freeze({
+  pod: Object.freeze({ mine: true, kind: 'pod' }),
+  veth: Object.freeze({ mine: true, kind: 'veth' }),
+  bridge: Object.freeze({ mine: true, kind: 'bridge' }),
+  overlay: Object.freeze({ mine: true, kind: 'overlay' }),
+  uplink: Object.freeze({ mine: true, kind: 'uplink' }),
+});
+const NOT_MINE = Object.freeze({
+  'foreign-netns': Object.freeze({ mine: false, why: 'foreign-netns' }),
+  local: Object.freeze({ mine: false, why: 'local' }),
+  'unknown-interface': Object.freeze({ mine: false, why: 'unknown-interface' }),
+} as const);
 
 /** Fallback for an interface that appeared after the last discovery. */
 function kindByName(name: string): HopKind | undefined {

@@ -11,11 +11,12 @@ export function packetKey(t: Trace): string | undefined {
   const p = t.packet;
   if (!p || typeof p !== 'object' || typeof p.ip_id !== 'number') return undefined;
   if (typeof t.src?.ip !== 'string' || typeof t.dst?.ip !== 'string') return undefined;
-  const parts = [t.src.ip, t.dst.ip, t.protocol, String(p.ip_id)];
-  if (typeof p.flow_label === 'number') parts.push(`fl=${p.flow_label}`, `${t.src.port ?? ''}>${t.dst.port ?? ''}`);
-  if (typeof p.tcp_seq === 'number') parts.push(`seq=${p.tcp_seq}`);
-  if (p.icmp_echo && typeof p.icmp_echo === 'object') parts.push(`echo=${p.icmp_echo.id}/${p.icmp_echo.seq}`);
-  return parts.join('|');
+  // one string built directly (runs for every trace): the fields joined by |
+  let key = `${t.src.ip}|${t.dst.ip}|${t.protocol}|${p.ip_id}`;
+  if (typeof p.flow_label === 'number') key += `|fl=${p.flow_label}|${t.src.port ?? ''}>${t.dst.port ?? ''}`;
+  if (typeof p.tcp_seq === 'number') key += `|seq=${p.tcp_seq}`;
+  if (p.icmp_echo && typeof p.icmp_echo === 'object') key += `|echo=${p.icmp_echo.id}/${p.icmp_echo.seq}`;
+  return key;
 }
 
 /** `b - a` for wall-clock nanosecond strings, computed in BigInt; undefined if either is not a number. */

@@ -11,12 +11,13 @@
  * the DNAT, or the reply after its reverse translation). The trace then names the Service, `src`/`dst` are
  * the real endpoints (client and backend) and hops whose addresses differ carry them (see trace.ts `Hop`).
  */
-import type { DropEvent, HopEvent } from '../decode/probe-event.js';
+import type { DropEvent, HopEvent, Ipv6Fields } from '../decode/probe-event.js';
 import type { DropReasons } from '../decode/drop-reasons.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { NodeScope, HopKind } from '../scope/node-scope.js';
 import type { WallClock } from '../clock/wall-clock.js';
 import { routeMissReason } from '../model/node-counters.js';
+import { small } from '../decode/decode-line.js';
 import { classifyPath } from './classify-path.js';
 import { protocolName, tcpFlagNames, type Endpoint, type Hop, type NatKind, type Outcome, type PacketIdentity, type ServiceRef, type Trace } from './trace.js';
 
@@ -48,29 +49,135 @@ export interface AssemblerStats {
   hopsRewritten: number;
 }
 
-interface OpenHop {
-  readonly monoNs: number;
-  readonly kind: HopKind;
-  readonly ifname: string;
-  readonly direction: HopEvent['direction'];
-  /** The VXLAN UDP port when the packet was encapsulated at this hop. */
-  readonly encap?: number;
-  /** Set when this hop's addresses or ports differ from the trace's first event (NAT): the hop's event. */
-  readonly rewritten?: HopEvent;
+/**
+ * What a trace keeps of its first event: the packet's identity (see identityOf, sameIdentity), and what a
+ * NAT-rewritten hop keeps of its event (its addresses and ports).
+ */
+interface PacketFields {
+  readonly saddr: string;
+  readonly daddr: string;
+  readonly protocol: number;
+  readonly ipId: number;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly tcpFlags: number;
+  readonly seq: number;
+  readonly icmpType: number;
+  readonly icmpCode: number;
+  readonly length: number;
+  readonly encap?: number | undefined;
+  readonly ipv6?: Ipv6Fields | undefined;
 }
 
-interface OpenTrace {
-  readonly first: HopEvent;
-  readonly hops: OpenHop[];
-  lastMonoNs: number;
-  /** The hop that ends a packet's way through this node: pod ingress or uplink egress. */
-  lastHop?: { outcome: 'delivered' | 'forwarded'; atMonoNs: number };
-  drop?: { reason: string; routeMiss: boolean; atMonoNs: number };
+/**
+ * One packet in flight. Open traces live for the grace period, long enough to outlast a young-generation
+ * collection, so they are reused (see TraceAssembler.free) and keep their hops in parallel arrays (numbers
+ * unboxed): after warm-up a hop costs no allocation here, and no event object is kept beyond its line (but
+ * for the rare hop a Service's NAT rewrote, whose event holds its addresses).
+ */
+class OpenTrace implements PacketFields {
+  saddr = '';
+  daddr = '';
+  protocol = 0;
+  ipId = 0;
+  srcPort = 0;
+  dstPort = 0;
+  tcpFlags = 0;
+  seq = 0;
+  icmpType = 0;
+  icmpCode = 0;
+  length = 0;
+  /** The VXLAN UDP port when the first hop was encapsulated, else undefined. */
+  encap: number | undefined = undefined;
+  /** IPv6 header fields of the first hop (shared with its event: a two-number object, not the line). */
+  ipv6: Ipv6Fields | undefined = undefined;
+  /** Hops in time order: count, then each hop's monotonic time, kind, interface name, direction, encapsulation and NAT. */
+  n = 0;
+  readonly monos: number[] = [];
+  readonly kinds: HopKind[] = [];
+  readonly ifnames: string[] = [];
+  readonly directions: HopEvent['direction'][] = [];
+  /** The VXLAN UDP port when the packet was encapsulated at this hop, 0 when not. */
+  readonly encaps: number[] = [];
+  /** Set when this hop's addresses or ports differ from the trace's first event (NAT): the hop's event. */
+  readonly rewrittens: (HopEvent | undefined)[] = [];
+  /** How many hops have a rewritten event (most traces: none). */
+  rewrittenCount = 0;
+  lastMonoNs = 0;
+  /** The hop that ends a packet's way through this node (pod ingress or uplink egress), and when: none yet is undefined. */
+  lastOutcome: 'delivered' | 'forwarded' | undefined = undefined;
+  lastAtMonoNs = 0;
+  drop: { reason: string; routeMiss: boolean; atMonoNs: number } | undefined = undefined;
+
+  /** Starts the trace of the packet of `e`, which is its first hop. */
+  begin(e: HopEvent, kind: HopKind): void {
+    this.saddr = e.saddr;
+    this.daddr = e.daddr;
+    this.protocol = e.protocol;
+    this.ipId = e.ipId;
+    this.srcPort = e.srcPort;
+    this.dstPort = e.dstPort;
+    this.tcpFlags = e.tcpFlags;
+    this.seq = e.seq;
+    this.icmpType = e.icmpType;
+    this.icmpCode = e.icmpCode;
+    this.length = e.length;
+    this.encap = e.encap;
+    this.ipv6 = e.ipv6;
+    this.n = 0;
+    this.rewrittenCount = 0;
+    this.lastMonoNs = e.monoNs;
+    this.lastOutcome = undefined;
+    this.lastAtMonoNs = 0;
+    this.drop = undefined;
+    this.addHop(e, kind, false);
+  }
+
+  /** Monotonic time of the earliest hop. */
+  get firstMono(): number {
+    return this.monos[0] as number;
+  }
+
+  /** This hop's addresses and ports: its own event's after a NAT, else the first event's. */
+  at(i: number): PacketFields {
+    return this.rewrittenCount === 0 ? this : (this.rewrittens[i] ?? this);
+  }
+
+  /** Hops arrive almost always in order; a late one from another CPU's buffer is slotted in by time. */
+  addHop(e: HopEvent, kind: HopKind, rewritten: boolean): void {
+    const { monos, kinds, ifnames, directions, encaps, rewrittens } = this;
+    let i = this.n;
+    while (i > 0 && (monos[i - 1] as number) > e.monoNs) i--;
+    for (let k = this.n; k > i; k--) {
+      monos[k] = monos[k - 1] as number;
+      kinds[k] = kinds[k - 1] as HopKind;
+      ifnames[k] = ifnames[k - 1] as string;
+      directions[k] = directions[k - 1] as HopEvent['direction'];
+      encaps[k] = encaps[k - 1] as number;
+      rewrittens[k] = rewrittens[k - 1];
+    }
+    monos[i] = e.monoNs;
+    kinds[i] = kind;
+    ifnames[i] = e.ifname;
+    directions[i] = e.direction;
+    encaps[i] = e.encap ?? 0;
+    rewrittens[i] = rewritten ? e : undefined;
+    if (rewritten) this.rewrittenCount++;
+    this.n++;
+  }
+
+  /** Back to the pool: no rewritten event outlives its trace. */
+  release(): void {
+    if (this.rewrittenCount > 0) this.rewrittens.fill(undefined);
+    this.ipv6 = undefined;
+  }
 }
 
 export class TraceAssembler {
   readonly stats: AssemblerStats = { hopsAccepted: 0, hopsIgnored: 0, dropsJoined: 0, dropsUnjoined: 0, tracesEmitted: 0, tracesEvicted: 0, hopsRewritten: 0 };
   private readonly open = new Map<string, OpenTrace>();
+  /** Closed traces for reuse (bounded). */
+  private readonly free: OpenTrace[] = [];
   /** Drops that arrived before any hop of their packet, by skb address. */
   private readonly pendingDrops = new Map<string, DropEvent[]>();
   private pendingDropCount = 0;
@@ -80,6 +187,7 @@ export class TraceAssembler {
   private sequence = 0;
   private readonly idPrefix: string;
   private readonly endpoints = new EndpointCache();
+  private readonly wall = new WallTimes();
 
   constructor(private readonly o: AssemblerOptions) {
     this.timeoutNs = o.timeoutNs ?? 1_000_000_000;
@@ -101,10 +209,10 @@ export class TraceAssembler {
     this.stats.hopsAccepted++;
     let t = this.open.get(e.skb);
     let rewritten = false;
-    if (t && !sameIdentity(t.first, e)) {
+    if (t && !sameIdentity(t, e)) {
       // after the packet's last hop here, another packet in the same skb is a new trace, rewritten or not
-      const ended = t.lastHop !== undefined && e.monoNs > t.lastHop.atMonoNs;
-      if (!ended && natRewrite(t.first, e, this.o.inventory())) {
+      const ended = t.lastOutcome !== undefined && e.monoNs > t.lastAtMonoNs;
+      if (!ended && natRewrite(t, e, this.o.inventory())) {
         rewritten = true;
         this.stats.hopsRewritten++;
       } else {
@@ -114,17 +222,19 @@ export class TraceAssembler {
     }
     if (!t) {
       if (this.open.size >= this.maxOpen) this.evictOldest();
-      t = { first: e, hops: [], lastMonoNs: e.monoNs };
-      this.open.set(e.skb, t);
+      t = this.free.pop() ?? new OpenTrace();
+      t.begin(e, c.kind);
+      // a copy of the address: the decoder's is a view of the line, which the key would keep alive
+      this.open.set((' ' + e.skb).slice(1), t);
+    } else {
+      t.addHop(e, c.kind, rewritten);
+      if (e.monoNs > t.lastMonoNs) t.lastMonoNs = e.monoNs;
     }
-    insertByTime(t.hops, {
-      monoNs: e.monoNs, kind: c.kind, ifname: e.ifname, direction: e.direction,
-      ...(e.encap === undefined ? {} : { encap: e.encap }),
-      ...(rewritten ? { rewritten: e } : {}),
-    });
-    t.lastMonoNs = Math.max(t.lastMonoNs, e.monoNs);
     const end = terminalOutcome(c.kind, e.direction);
-    if (end && (!t.lastHop || e.monoNs < t.lastHop.atMonoNs)) t.lastHop = { outcome: end, atMonoNs: e.monoNs };
+    if (end && (t.lastOutcome === undefined || e.monoNs < t.lastAtMonoNs)) {
+      t.lastOutcome = end;
+      t.lastAtMonoNs = e.monoNs;
+    }
     const early = this.pendingDrops.size === 0 ? undefined : this.pendingDrops.get(e.skb);
     if (early) {
       const open = t;
@@ -197,30 +307,33 @@ export class TraceAssembler {
   private close(skb: string, t: OpenTrace): void {
     this.open.delete(skb);
     this.stats.tracesEmitted++;
-    this.o.onTrace(this.build(t));
+    const trace = this.build(t);
+    t.release();
+    if (this.free.length < 1024) this.free.push(t);
+    this.o.onTrace(trace);
   }
 
   private build(t: OpenTrace): Trace {
     const { node, clock } = this.o;
     const inventory = this.o.inventory();
-    const first = t.first;
-    const firstMono = t.hops[0]?.monoNs ?? first.monoNs;
+    const first = t;
+    const firstMono = t.firstMono;
     // one clock conversion per trace: every hop's wall time is the first's plus its monotonic distance
-    const wall = new WallTimes(clock.toWallNs(firstMono), firstMono);
-    const hops: Hop[] = t.hops.map((h, i) => {
-      const hop: Hop = {
-        node,
-        interface: h.ifname,
-        kind: h.kind,
-        direction: h.direction,
-        t: wall.text(h.monoNs),
-        delta_ns: i === 0 ? 0 : h.monoNs - (t.hops[i - 1] as OpenHop).monoNs,
-      };
-      return h.encap === undefined ? hop : { ...hop, encap: 'vxlan' };
-    });
+    const wall = this.wall.at(clock, firstMono);
+    const { n, monos, kinds, ifnames, directions, encaps } = t;
+    const hops: Hop[] = new Array<Hop>(n);
+    let prevMono = firstMono;
+    for (let i = 0; i < n; i++) {
+      const mono = monos[i] as number;
+      const delta = i === 0 ? 0 : small(mono - prevMono);
+      hops[i] = encaps[i] === 0
+        ? { node, interface: ifnames[i] as string, kind: kinds[i] as HopKind, direction: directions[i] as HopEvent['direction'], t: wall.text(mono), delta_ns: delta }
+        : { node, interface: ifnames[i] as string, kind: kinds[i] as HopKind, direction: directions[i] as HopEvent['direction'], t: wall.text(mono), delta_ns: delta, encap: 'vxlan' };
+      prevMono = mono;
+    }
     const fate = fateOf(t);
     const outcome: Outcome = fate.outcome;
-    if (t.hops.some((h) => h.rewritten !== undefined)) return this.buildRewritten(t, hops, fate, firstMono, inventory);
+    if (t.rewrittenCount > 0) return this.buildRewritten(t, hops, fate, firstMono, inventory);
     const path = classifyPath({ hops, outcome, saddr: first.saddr, daddr: first.daddr }, inventory);
     const service = inventory.hasServices ? serviceOf(inventory, first, first) : undefined;
     const trace: Trace = {
@@ -233,7 +346,7 @@ export class TraceAssembler {
       hops,
       outcome,
       ...(fate.reason !== undefined ? { reason: fate.reason } : {}),
-      latency_ns: fate.atMonoNs - firstMono,
+      latency_ns: small(fate.atMonoNs - firstMono),
       packet: identityOf(first),
       ...(service ? { service } : {}),
     };
@@ -247,18 +360,17 @@ export class TraceAssembler {
    * a rewrite says what changed.
    */
   private buildRewritten(t: OpenTrace, plain: Hop[], fate: ReturnType<typeof fateOf>, firstMono: number, inventory: Inventory): Trace {
-    const first = t.first;
-    const at = (h: OpenHop): HopEvent => h.rewritten ?? first;
-    const a = at(t.hops[0] as OpenHop);
-    const z = at(t.hops[t.hops.length - 1] as OpenHop);
+    const first = t;
+    const a = t.at(0);
+    const z = t.at(t.n - 1);
     const srcEv = inventory.serviceByIp(a.saddr) ? z : a;
     const dstEv = inventory.serviceByIp(z.daddr) ? a : z;
     const src = this.endpoints.get(inventory, srcEv.saddr, srcEv.srcPort, first.protocol);
     const dst = this.endpoints.get(inventory, dstEv.daddr, dstEv.dstPort, first.protocol);
     const ported = first.protocol === 6 || first.protocol === 17;
     const hops: Hop[] = plain.map((hop, i) => {
-      const e = at(t.hops[i] as OpenHop);
-      const prev = i === 0 ? undefined : at(t.hops[i - 1] as OpenHop);
+      const e = t.at(i);
+      const prev = i === 0 ? undefined : t.at(i - 1);
       const extra: { -readonly [K in 'saddr' | 'sport' | 'daddr' | 'dport' | 'nat']?: Hop[K] } = {};
       if (e.saddr !== src.ip || (ported && e.srcPort !== src.port)) {
         extra.saddr = e.saddr;
@@ -284,7 +396,7 @@ export class TraceAssembler {
       hops,
       outcome: fate.outcome,
       ...(fate.reason !== undefined ? { reason: fate.reason } : {}),
-      latency_ns: fate.atMonoNs - firstMono,
+      latency_ns: small(fate.atMonoNs - firstMono),
       packet: identityOf(first),
       ...(service ? { service } : {}),
     };
@@ -296,23 +408,28 @@ export class TraceAssembler {
  * stack frees a delivered packet's original after giving clones to sockets (NO_SOCKET for ping replies).
  */
 function fateOf(t: OpenTrace): { outcome: Outcome; reason?: string; atMonoNs: number } {
-  const { lastHop, drop } = t;
-  if (lastHop && (!drop || lastHop.atMonoNs <= drop.atMonoNs)) return { outcome: lastHop.outcome, atMonoNs: lastHop.atMonoNs };
+  const { lastOutcome, drop } = t;
+  if (lastOutcome !== undefined && (!drop || t.lastAtMonoNs <= drop.atMonoNs)) return { outcome: lastOutcome, atMonoNs: t.lastAtMonoNs };
   if (drop) return { outcome: drop.routeMiss ? 'route-miss' : 'dropped', reason: drop.reason, atMonoNs: drop.atMonoNs };
   return { outcome: 'in-flight', atMonoNs: t.lastMonoNs };
 }
 
 function endOf(t: OpenTrace): number | undefined {
-  if (t.lastHop && t.drop) return Math.max(t.lastHop.atMonoNs, t.drop.atMonoNs);
-  return t.lastHop?.atMonoNs ?? t.drop?.atMonoNs;
+  if (t.lastOutcome !== undefined) return t.drop ? Math.max(t.lastAtMonoNs, t.drop.atMonoNs) : t.lastAtMonoNs;
+  return t.drop?.atMonoNs;
 }
 
 /** Same packet (the skb address may have been reused) and not before its first hop. */
 function dropBelongs(t: OpenTrace, d: DropEvent): boolean {
-  if (t.first.ipId !== d.ipId || d.monoNs < (t.hops[0]?.monoNs ?? 0) || t.first.ipv6?.flowLabel !== d.ipv6?.flowLabel) return false;
-  if (t.first.saddr === d.saddr && t.first.daddr === d.daddr) return true;
+  if (t.ipId !== d.ipId || d.monoNs < t.firstMono || t.ipv6?.flowLabel !== d.ipv6?.flowLabel) return false;
+  if (t.saddr === d.saddr && t.daddr === d.daddr) return true;
+  if (t.rewrittenCount === 0) return false;
   // after a Service's NAT the packet carries the rewritten addresses
-  return t.hops.some((h) => h.rewritten !== undefined && h.rewritten.saddr === d.saddr && h.rewritten.daddr === d.daddr);
+  for (let i = 0; i < t.n; i++) {
+    const r = t.rewrittens[i];
+    if (r !== undefined && r.saddr === d.saddr && r.daddr === d.daddr) return true;
+  }
+  return false;
 }
 
 function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): 'delivered' | 'forwarded' | undefined {
@@ -321,7 +438,7 @@ function terminalOutcome(kind: HopKind, direction: HopEvent['direction']): 'deli
   return undefined;
 }
 
-function sameIdentity(a: HopEvent, b: HopEvent): boolean {
+function sameIdentity(a: PacketFields, b: HopEvent): boolean {
   if (a.ipId !== b.ipId || a.saddr !== b.saddr || a.daddr !== b.daddr || a.protocol !== b.protocol) return false;
   // IPv6 has no IP id: the flow label, ports and TCP seq / ICMPv6 echo id+seq stand in for it
   if (a.ipv6 === undefined && b.ipv6 === undefined) return true;
@@ -333,7 +450,7 @@ function sameIdentity(a: HopEvent, b: HopEvent): boolean {
  * and one of the addresses on either side is a Service's cluster IP (DNAT of a request, or the reverse
  * translation of a reply's source back to the Service).
  */
-function natRewrite(a: HopEvent, b: HopEvent, inventory: Inventory): boolean {
+function natRewrite(a: PacketFields, b: HopEvent, inventory: Inventory): boolean {
   if (a.ipId !== b.ipId || a.protocol !== b.protocol || !inventory.hasServices) return false;
   // NAT keeps the TCP sequence number: a cheap second check (SYN|ACKs all have IP id 0)
   if (a.protocol === 6 && a.seq !== b.seq) return false;
@@ -345,7 +462,7 @@ function natRewrite(a: HopEvent, b: HopEvent, inventory: Inventory): boolean {
   );
 }
 
-function natKind(prev: HopEvent, e: HopEvent): NatKind | undefined {
+function natKind(prev: PacketFields, e: PacketFields): NatKind | undefined {
   const d = prev.daddr !== e.daddr || prev.dstPort !== e.dstPort;
   const s = prev.saddr !== e.saddr || prev.srcPort !== e.srcPort;
   return d && s ? 'dnat+snat' : d ? 'dnat' : s ? 'snat' : undefined;
@@ -355,20 +472,13 @@ function natKind(prev: HopEvent, e: HopEvent): NatKind | undefined {
  * The Service of a packet: its destination at the first hop (a request, before the DNAT) or its source at the
  * last hop (a reply, after the reverse translation).
  */
-function serviceOf(inventory: Inventory, a: HopEvent, z: HopEvent): ServiceRef | undefined {
+function serviceOf(inventory: Inventory, a: PacketFields, z: PacketFields): ServiceRef | undefined {
   const ported = a.protocol === 6 || a.protocol === 17;
   const req = inventory.serviceByIp(a.daddr);
   if (req) return ported ? { namespace: req.namespace, name: req.name, ip: req.clusterIP, port: a.dstPort } : { namespace: req.namespace, name: req.name, ip: req.clusterIP };
   const rep = inventory.serviceByIp(z.saddr);
   if (rep) return ported ? { namespace: rep.namespace, name: rep.name, ip: rep.clusterIP, port: z.srcPort } : { namespace: rep.namespace, name: rep.name, ip: rep.clusterIP };
   return undefined;
-}
-
-/** Hops arrive almost always in order; a late one from another CPU's buffer is slotted in by time. */
-function insertByTime(hops: OpenHop[], hop: OpenHop): void {
-  let i = hops.length;
-  while (i > 0 && (hops[i - 1] as OpenHop).monoNs > hop.monoNs) i--;
-  hops.splice(i, 0, hop);
 }
 
 /**
@@ -416,14 +526,45 @@ function endpoint(inventory: Inventory, ip: string, port: number, ported: boolea
   return ported ? { ip, port } : { ip };
 }
 
-/** Wall-clock times of one trace's hops as decimal strings, without BigInt arithmetic per hop. */
+/**
+ * Wall-clock times of one trace's hops as decimal strings, one conversion per trace and no BigInt per hop.
+ * With a clock that states its offset (wallOffsetNs), a time is that offset plus the monotonic time, added
+ * as whole seconds and nanoseconds in plain numbers (both exact below 2^53): no BigInt at all while the offset
+ * stays the same object. One instance per assembler, set up again for every trace (at()).
+ */
 class WallTimes {
-  private readonly high: string;
-  private readonly low: number;
-  constructor(
-    private readonly base: bigint,
-    private readonly baseMono: number,
-  ) {
+  private offset: bigint | undefined;
+  private offSec = 0;
+  private offNs = 0;
+  private fast = false;
+  private secCache = -1;
+  private secText = '';
+  // the way for any other clock: the first hop's wall time split into its last 9 digits and the rest
+  private base = 0n;
+  private baseMono = 0;
+  private high = '';
+  private low = 0;
+
+  at(clock: WallClock, firstMono: number): this {
+    this.fast = false;
+    if (clock.wallOffsetNs !== undefined && Number.isInteger(firstMono) && firstMono >= 0) {
+      const off = clock.wallOffsetNs();
+      if (off !== this.offset) {
+        this.offset = off;
+        this.offSec = off >= 1_000_000_000n ? Number(off / 1_000_000_000n) : 0;
+        this.offNs = Number(off % 1_000_000_000n);
+        this.secCache = -1;
+      }
+      this.fast = this.offSec > 0;
+      if (this.fast) return this;
+    }
+    this.setBase(clock.toWallNs(firstMono), firstMono);
+    return this;
+  }
+
+  private setBase(base: bigint, baseMono: number): void {
+    this.base = base;
+    this.baseMono = baseMono;
     const text = base.toString();
     // the last 9 digits as a number, the rest as text (wall-clock ns since the epoch has 19 digits)
     this.high = text.length > 9 && base > 0n ? text.slice(0, -9) : '';
@@ -431,6 +572,33 @@ class WallTimes {
   }
 
   text(monoNs: number): string {
+    if (this.fast) {
+      if (Number.isInteger(monoNs) && monoNs >= 0) {
+        let monoSec = Math.floor(monoNs / 1e9);
+        let rem = monoNs - monoSec * 1e9;
+        // the division may round across a whole second near 2^53
+        if (rem < 0) {
+          rem += 1e9;
+          monoSec -= 1;
+        } else if (rem >= 1e9) {
+          rem -= 1e9;
+          monoSec += 1;
+        }
+        let ns = this.offNs + rem;
+        let sec = this.offSec + monoSec;
+        if (ns >= 1e9) {
+          ns -= 1e9;
+          sec += 1;
+        }
+        // the seconds change once a second: their text is kept
+        if (sec !== this.secCache) {
+          this.secCache = sec;
+          this.secText = String(sec);
+        }
+        return this.secText + (ns >= 1e8 ? String(ns) : String(ns).padStart(9, '0'));
+      }
+      return ((this.offset as bigint) + BigInt(Math.round(monoNs))).toString();
+    }
     const d = monoNs - this.baseMono;
     if (this.high !== '' && Number.isInteger(d)) {
       const low = this.low + d;
@@ -449,7 +617,7 @@ function flagNames(flags: number): string {
 /** What VXLAN adds in front of the inner packet: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 bytes. */
 const VXLAN_OVERHEAD = 50;
 
-function identityOf(e: HopEvent): PacketIdentity {
+function identityOf(e: PacketFields): PacketIdentity {
   if (e.ipv6) return identityOf6(e, e.ipv6.flowLabel, e.ipv6.payloadLength);
   // a trace that starts at an encapsulated hop (a receiver's uplink) still describes the inner packet
   const length = e.encap === undefined ? e.length : Math.max(0, e.length - VXLAN_OVERHEAD);
@@ -462,7 +630,7 @@ function identityOf(e: HopEvent): PacketIdentity {
 }
 
 /** IPv6: no IP id (0), the flow label and payload length instead; ICMPv6 echo is types 128/129. */
-function identityOf6(e: HopEvent, flowLabel: number, payloadLength: number): PacketIdentity {
+function identityOf6(e: PacketFields, flowLabel: number, payloadLength: number): PacketIdentity {
   const v6 = { ip_id: 0, length: e.length, flow_label: flowLabel, payload_length: payloadLength };
   if (e.protocol === 6) return { ...v6, tcp_flags: flagNames(e.tcpFlags), tcp_seq: e.seq };
   if (e.protocol === 58) {

@@ -240,7 +240,7 @@ function summaryRows(r: Results): string[][] {
     rows.push(['pipeline events/s, one core', '>= 500k', `${Math.round(b.pipelineEventsPerS / 1000)}k`, met(b.pipelineEventsPerS >= 500_000)]);
     rows.push(['pipeline / raw line rate', '>= 0.5', `${fmt(b.ratio, 3)} (raw ${Math.round(b.rawLinesPerS / 1000)}k lines/s)`, met(b.ratio >= 0.5)]);
     const k = (x: number) => `${Math.round(x / 1000)}k`;
-    rows.push(['pipeline, partial (events/s)', '(breakdown)', `decode ${k(b.stages.decode)}; + assemble ${k(b.stages.assemble)}; + trace ring and flow table ${k(b.stages.aggregate)}; + Prometheus metrics ${k(b.stages.full)}`, '-']);
+    rows.push(['pipeline, partial (events/s)', '(breakdown)', `decode ${k(b.stages.decode)}; + assemble ${k(b.stages.assemble)}; + trace ring and flow table ${k(b.stages.aggregate)}; + Prometheus metrics and cross-node joiner ${k(b.stages.full)}`, '-']);
   }
   const c = r.memory;
   if (c) {
