@@ -11,6 +11,7 @@
 import { swap16, swap32 } from '../net/ipv4.js';
 import { canonicalIpv6, ipv6FromRawLe } from '../net/ipv6.js';
 import type { DecodeResult } from './decode-line.js';
+import { escapeControl } from './escape-control.js';
 import type { DropEvent, HopEvent, NeighFailureEvent } from './probe-event.js';
 
 const U32 = 0xffffffff;
@@ -40,7 +41,7 @@ export function decodeHop6(f: readonly string[]): DecodeResult {
     monoNs,
     netns,
     ifindex,
-    ifname: escapeText(ifname),
+    ifname: escapeControl(ifname),
     skb: f[6] as string,
     saddr: addressText(s0, s1, s2, s3),
     daddr: addressText(d0, d1, d2, d3),
@@ -96,7 +97,7 @@ export function decodeNeigh6(f: readonly string[]): DecodeResult {
   if (address === undefined) return fail('IPv6 neighbour record has a bad address');
   const device = f[2] as string;
   if (device.length === 0 || device.length > 15 || device.includes('/')) return fail('IPv6 neighbour record has a bad device name');
-  const event: NeighFailureEvent = { type: 'neigh-failed', monoNs, device: escapeText(device), family, address, state };
+  const event: NeighFailureEvent = { type: 'neigh-failed', monoNs, device: escapeControl(device), family, address, state };
   return { ok: true, event };
 }
 
@@ -132,10 +133,6 @@ function numbers(fields: readonly string[], indexes: readonly number[]): number[
   return out;
 }
 
-/** Control and non-ASCII bytes as \xNN (as decode-line's escapeControl). */
-function escapeText(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 function fail(error: string): DecodeResult {
   return { ok: false, error };

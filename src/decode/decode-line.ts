@@ -5,6 +5,9 @@
 import { ipFromRawLe, swap16, swap32 } from '../net/ipv4.js';
 import { decodeDrop6, decodeHop6, decodeNeigh6 } from './decode-ipv6.js';
 import type { CounterEvent, DropEvent, FdbEvent, HopEvent, NeighFailureEvent, ProbeEvent } from './probe-event.js';
+import { escapeControl } from './escape-control.js';
+
+export { escapeControl };
 
 export type DecodeResult =
   | { readonly ok: true; readonly event: ProbeEvent }
@@ -398,7 +401,3 @@ function fail(error: string): DecodeResult {
   return { ok: false, error };
 }
 
-/** Makes kernel-supplied text safe for terminals and browsers: control and non-ASCII bytes become \xNN. */
-export function escapeControl(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}

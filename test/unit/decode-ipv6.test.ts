@@ -170,7 +170,8 @@ describe('properties (fast-check)', () => {
           expect(e.skb).toMatch(/^\d{1,20}$/);
         }
         if (e.type === 'hop') {
-          expect(e.ifname).toMatch(/^[\x20-\x7e]{1,60}$/);
+          // printable whatever bytes it held (escaped, so it may be longer than the 15 bytes of a device name)
+          expect(e.ifname).toMatch(/^[\x20-\x7e]+$/);
           expect(e.protocol).toBeLessThanOrEqual(255);
           expect(Math.max(e.srcPort, e.dstPort)).toBeLessThanOrEqual(0xffff);
         }
