@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKubeApi } from '../fixtures/fake-kube-api.js';
-import { untilListening } from '../fixtures/agent-listening.js';
 import type { ResultPromise } from 'execa';
 import { execa } from 'execa';
 import type { Trace } from '../../src/trace/trace.js';
-import { CLI, freePort, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { freePort, nsExec, spawnAgent, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
 
 const PREFIX = 'hssk';
 let lab: TestLab | undefined;
@@ -241,24 +240,7 @@ describe('--kubernetes: the Service from the API server (Services and EndpointSl
 
 /** node-1's agent with --kubernetes (no inventory file), as a child process; stopped by the caller. */
 async function startKubeAgent(kubeconfig: string): Promise<AgentProcess> {
-  const child = execa(process.execPath, [CLI, 'agent', '--node', 'node-1', '--netns', `${PREFIX}n1`, '--kubernetes', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0'], {
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
-  });
-  const log: string[] = [];
-  const url = await untilListening(child, 'agent node-1 --kubernetes', log);
-  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 30_000, 'the --kubernetes agent ready');
-  return {
-    url,
-    pid: child.pid as number,
-    child,
-    log,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await child;
-      }
-    },
-  };
+  const agent = await spawnAgent(['--node', 'node-1', '--netns', `${PREFIX}n1`, '--kubernetes', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0'], {}, 'agent node-1 --kubernetes');
+  await waitFor(async () => (await fetch(`${agent.url}/readyz`)).ok, 30_000, 'the --kubernetes agent ready');
+  return agent;
 }

@@ -180,5 +180,5 @@ describe('decodeLine properties', () => {
       }),
       RUNS,
     );
-  });
+  }, 30_000); // 10,000 runs x 3 records: seconds on a busy shared machine
 });
