@@ -13,7 +13,7 @@
  */
 import type { DropEvent, HopEvent, Ipv6Fields } from '../decode/probe-event.js';
 import type { DropReasons } from '../decode/drop-reasons.js';
-import type { Inventory } from '../inventory/inventory.js';
+import type { Inventory, InventoryService } from '../inventory/inventory.js';
 import type { NodeScope, HopKind } from '../scope/node-scope.js';
 import type { WallClock } from '../clock/wall-clock.js';
 import { routeMissReason } from '../model/node-counters.js';
@@ -473,12 +473,16 @@ function natKind(prev: PacketFields, e: PacketFields): NatKind | undefined {
  * last hop (a reply, after the reverse translation).
  */
 function serviceOf(inventory: Inventory, a: PacketFields, z: PacketFields): ServiceRef | undefined {
-  const ported = a.protocol === 6 || a.protocol === 17;
   const req = inventory.serviceByIp(a.daddr);
-  if (req) return ported ? { namespace: req.namespace, name: req.name, ip: req.clusterIP, port: a.dstPort } : { namespace: req.namespace, name: req.name, ip: req.clusterIP };
+  if (req) return serviceRef(req, a.protocol, a.dstPort);
   const rep = inventory.serviceByIp(z.saddr);
-  if (rep) return ported ? { namespace: rep.namespace, name: rep.name, ip: rep.clusterIP, port: z.srcPort } : { namespace: rep.namespace, name: rep.name, ip: rep.clusterIP };
-  return undefined;
+  return rep ? serviceRef(rep, z.protocol, z.srcPort) : undefined;
+}
+
+/** A Service as a trace names it; the port only for protocols that have ports. */
+function serviceRef(s: InventoryService, protocol: number, port: number): ServiceRef {
+  const ref = { namespace: s.namespace, name: s.name, ip: s.clusterIP };
+  return protocol === 6 || protocol === 17 ? { ...ref, port } : ref;
 }
 
 /**
