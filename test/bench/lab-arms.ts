@@ -98,6 +98,8 @@ export function startIperfServer(plan: LabPlan): ResultPromise {
 export interface IperfResult {
   /** TCP: received bits/s; UDP: received packets/s. */
   readonly value: number;
+  /** UDP: packets sent. */
+  readonly packets?: number;
   readonly lossPercent?: number;
 }
 
@@ -122,7 +124,7 @@ export async function iperf(plan: LabPlan, mode: 'tcp' | 'udp', seconds: number)
   }
   const s = j.end?.sum;
   if (!s || typeof s.packets !== 'number' || typeof s.seconds !== 'number') throw new Error('iperf3 udp: no sum');
-  return { value: (s.packets - (s.lost_packets ?? 0)) / s.seconds, lossPercent: s.lost_percent ?? 0 };
+  return { value: (s.packets - (s.lost_packets ?? 0)) / s.seconds, lossPercent: s.lost_percent ?? 0, packets: s.packets };
 }
 
 interface IperfJson {

@@ -3,12 +3,15 @@
  * `hbench`, 2 nodes), it measures
  *   a. packet-path cost: cross-node iperf3 TCP throughput and 64-byte UDP packet rate without agents, with both
  *      agents in their default configuration, and with the same tracepoints attached to empty programs (the
- *      floor), alternating (none, agents, floor) for --pairs rounds; median ratio with min and max;
+ *      floor), and with node-1's agent alone (one agent per kernel, as on a real cluster, where each node is a
+ *      kernel of its own), alternating (none, agents, agent, floor) for --pairs rounds; median ratio with min
+ *      and max;
  *   b. the userspace pipeline on one core vs the raw line rate of the same bytes (pipeline-arm.ts);
  *   c. memory per tracked flow and /metrics scrape time at 100k flows (memory-arm.ts);
  *   d. packet-to-stream delay p50/p99 through a real agent's WebSocket stream;
+ *   e. BPF run time per program run and per packet, from the kernel's own accounting (program-cost.ts);
  * prints a table and writes it into docs/performance.md (between the bench markers; the rest of the file is
- * kept). Options: --pairs N (5), --seconds S (5), --arms abcd, --no-write. Removes its lab and stops every
+ * kept). Options: --pairs N (5), --seconds S (5), --arms abcde, --no-write. Removes its lab and stops every
  * process it started, also on error and on Ctrl-C.
  */
 import { execa } from 'execa';
@@ -17,7 +20,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import type { LabPlan } from '../../src/lab/lab-plan.js';
-import { cpuSeconds, eventCounts, foreignBpftrace, iperf, sleep, waitQuiet, startAgent, startFloor, startIperfServer, stopAll, stopChild, streamDelay, type Agent, type DelayResult } from './lab-arms.js';
+import { byName, loadedProgramIds, measurePrograms, type ProgramRuns } from './program-cost.js';
+import { cpuSeconds, eventCounts, foreignBpftrace, iperf, sleep, waitQuiet, startAgent, startFloor, startIperfServer, stopAll, stopChild, streamDelay, type Agent, type DelayResult, type IperfResult } from './lab-arms.js';
 
 const PREFIX = 'hbench';
 const INVENTORY = `/run/hopscope/bench-${PREFIX}.json`;
@@ -33,7 +37,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { pairs: 5, seconds: 5, arms: 'abcd', write: true };
+  const o: Options = { pairs: 5, seconds: 5, arms: 'abcde', write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -41,7 +45,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--seconds' && v) (o.seconds = Number(v)), i++;
     else if (a === '--arms' && v) (o.arms = v), i++;
     else if (a === '--no-write') o.write = false;
-    else throw new Error(`unknown option ${a} (use --pairs N, --seconds S, --arms abcd, --no-write)`);
+    else throw new Error(`unknown option ${a} (use --pairs N, --seconds S, --arms abcde, --no-write)`);
   }
   if (!Number.isInteger(o.pairs) || o.pairs < 1) throw new Error('--pairs: a positive integer');
   if (!(o.seconds >= 1)) throw new Error('--seconds: at least 1');
@@ -56,7 +60,8 @@ const median = (xs: number[]) => {
 };
 
 interface Run {
-  arm: 'none' | 'agents' | 'floor';
+  /** agents: one agent per lab node, all on this one kernel; agent: node-1's alone (one per kernel). */
+  arm: 'none' | 'agents' | 'agent' | 'floor';
   tcpBps: number;
   udpPps: number;
   udpLoss: number;
@@ -72,6 +77,8 @@ interface PacketResult {
   runs: Run[][];
   tcp: Ratio;
   udp: Ratio;
+  oneTcp: Ratio;
+  oneUdp: Ratio;
   floorTcp: Ratio;
   floorUdp: Ratio;
 }
@@ -100,11 +107,16 @@ async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
     const rounds: Run[][] = [];
     for (let i = 0; i < o.pairs; i++) {
       const round: Run[] = [];
-      for (const arm of ['none', 'agents', 'floor'] as const) {
+      for (const arm of ['none', 'agents', 'agent', 'floor'] as const) {
         let agents: Agent[] = [];
         let floors: Awaited<ReturnType<typeof startFloor>>[] = [];
         if (arm === 'agents') {
           agents = await Promise.all(plan.nodes.map((n) => startAgent(n.name, n.netns, INVENTORY)));
+          await sleep(1000);
+        }
+        if (arm === 'agent') {
+          const first = plan.nodes[0] as LabPlan['nodes'][number];
+          agents = [await startAgent(first.name, first.netns, INVENTORY)];
           await sleep(1000);
         }
         // one empty program set per agent: two agents attach every tracepoint twice
@@ -142,9 +154,56 @@ async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
       runs: rounds,
       tcp: ratios(rounds, 'agents', 'tcpBps'),
       udp: ratios(rounds, 'agents', 'udpPps'),
+      oneTcp: ratios(rounds, 'agent', 'tcpBps'),
+      oneUdp: ratios(rounds, 'agent', 'udpPps'),
       floorTcp: ratios(rounds, 'floor', 'tcpBps'),
       floorUdp: ratios(rounds, 'floor', 'udpPps'),
     };
+  } finally {
+    await stopChild(server);
+  }
+}
+
+interface ProgramCostResult {
+  /** Per program name, over the UDP run: node-1's agent alone, and one empty program set (the floor). */
+  agent: ProgramRuns[];
+  floor: ProgramRuns[];
+  /** UDP 64 B packets sent during each run. */
+  agentPackets: number;
+  floorPackets: number;
+}
+
+/**
+ * Arm e: node-1's agent alone, then one set of empty programs, each during a UDP flood with the kernel's BPF
+ * run-time accounting on: nanoseconds per program run and BPF time per packet sent.
+ */
+async function programCostArm(plan: LabPlan, o: Options): Promise<ProgramCostResult> {
+  const server = startIperfServer(plan);
+  const first = plan.nodes[0] as LabPlan['nodes'][number];
+  try {
+    await sleep(500);
+    const beforeAgent = await loadedProgramIds();
+    const agent = await startAgent(first.name, first.netns, INVENTORY);
+    let a: { result: IperfResult; programs: ProgramRuns[] };
+    try {
+      await sleep(1000);
+      await waitQuiet([agent.child.pid as number], 180_000, log);
+      a = await measurePrograms(beforeAgent, () => iperf(plan, 'udp', o.seconds));
+    } finally {
+      await stopChild(agent.child);
+    }
+    const beforeFloor = await loadedProgramIds();
+    const floor = await startFloor();
+    let f: { result: IperfResult; programs: ProgramRuns[] };
+    try {
+      await waitQuiet([floor.child.pid as number], 180_000, log);
+      f = await measurePrograms(beforeFloor, () => iperf(plan, 'udp', o.seconds));
+    } finally {
+      await stopChild(floor.child, 'SIGINT');
+    }
+    const r = { agent: byName(a.programs), floor: byName(f.programs), agentPackets: a.result.packets ?? NaN, floorPackets: f.result.packets ?? NaN };
+    for (const p of r.agent) log(`program cost: agent ${p.name} ${p.runs} runs, ${(p.ns / p.runs).toFixed(0)} ns/run`);
+    return r;
   } finally {
     await stopChild(server);
   }
@@ -202,6 +261,7 @@ interface Results {
   pipeline?: PipelineResult;
   memory?: MemoryResult;
   delay?: { idle: DelayResult };
+  programCost?: ProgramCostResult;
 }
 
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -228,10 +288,26 @@ function summaryRows(r: Results): string[][] {
       met(p.udp.median >= 0.8),
     ]);
     rows.push(['UDP 64 B packet rate, floor / none', '(breakdown)', ratioText(p.floorUdp), '-']);
+    rows.push(['TCP throughput, one agent per kernel / none', '(production layout)', ratioText(p.oneTcp), p.oneTcp.median >= 0.95 ? 'met' : 'NOT met']);
+    rows.push(['UDP 64 B packet rate, one agent per kernel / none', '(production layout)', ratioText(p.oneUdp), p.oneUdp.median >= 0.8 ? 'met' : 'NOT met']);
     rows.push([
       'agents during the runs',
       '(breakdown)',
       `${fmt(median(agents.map((x) => x.agentCores ?? NaN)))} cores (node + bpftrace, both agents), ${Math.round(median(agents.map((x) => x.eventsPerS ?? NaN)))} events/s, ${agents.reduce((s, x) => s + (x.lost ?? 0), 0)} lost`,
+      '-',
+    ]);
+  }
+  const e = r.programCost;
+  if (e) {
+    const perRun = (xs: ProgramRuns[]) => xs.map((x) => `${x.name} ${Math.round(x.ns / x.runs)} ns`).join(', ');
+    const perPacket = (xs: ProgramRuns[], packets: number) => xs.reduce((s, x) => s + x.ns, 0) / packets;
+    const runsPerPacket = (xs: ProgramRuns[], packets: number) => xs.reduce((s, x) => s + x.runs, 0) / packets;
+    rows.push(['BPF time per program run, one agent (UDP 64 B flood)', '(breakdown)', perRun(e.agent), '-']);
+    rows.push(['BPF time per program run, empty programs', '(breakdown)', perRun(e.floor), '-']);
+    rows.push([
+      'BPF time per packet sent, one agent',
+      '(breakdown)',
+      `${fmt(perPacket(e.agent, e.agentPackets) / 1000)} us in ${fmt(runsPerPacket(e.agent, e.agentPackets), 1)} runs (empty programs: ${fmt(perPacket(e.floor, e.floorPackets) / 1000)} us in ${fmt(runsPerPacket(e.floor, e.floorPackets), 1)} runs)`,
       '-',
     ]);
   }
@@ -308,8 +384,8 @@ function writeDoc(text: string): void {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const needsLab = o.arms.includes('a') || o.arms.includes('d');
-  if (needsLab && process.getuid?.() !== 0) throw new Error('the packet-path and delay arms need root (bpftrace, network namespaces)');
+  const needsLab = o.arms.includes('a') || o.arms.includes('d') || o.arms.includes('e');
+  if (needsLab && process.getuid?.() !== 0) throw new Error('the packet-path, delay and program-cost arms need root (bpftrace, network namespaces, kernel.bpf_stats_enabled)');
   const bpftrace = needsLab ? (await execa('bpftrace', ['--version'], { reject: false })).stdout.trim() : 'bpftrace not used';
   const r: Results = {
     date: new Date().toISOString(),
@@ -341,6 +417,7 @@ async function main(): Promise<void> {
     try {
       if (o.arms.includes('a')) r.packet = await packetArm(plan, o);
       if (o.arms.includes('d')) r.delay = await delayArm(plan);
+      if (o.arms.includes('e')) r.programCost = await programCostArm(plan, o);
     } finally {
       await stopAll();
       await labDown(PREFIX, INVENTORY);
