@@ -5,10 +5,10 @@
  * with --json), status and errors to stderr.
  *
  * Where each filter is applied:
- * - `--pod`, `--namespace`, `--node`, `--path`, `--protocol`, `--service`: by the agents (sent in the subscription).
- * - `--outcome`, `--min-latency`: by the agent when there is one agent; with several agents, here, after the
- *   cross-node join (a `forwarded` half must reach watch to be joined, and a joined trace's latency spans both
- *   nodes).
+ * - `--pod`, `--namespace`, `--node`, `--path`, `--protocol`: by the agents (sent in the subscription).
+ * - `--outcome`, `--min-latency`, `--service`: by the agent when there is one agent; with several agents, here,
+ *   after the cross-node join (a `forwarded` half must reach watch to be joined, a joined trace's latency spans
+ *   both nodes, and the receiver's half cannot name the Service: only the sender's node saw the NAT).
  * - `--drops` (outcome `dropped` or `route-miss`): always here; the subscription carries no outcome.
  */
 import { readFileSync } from 'node:fs';
@@ -83,6 +83,7 @@ export function parseWatchArgs(argv: readonly string[], deps: ParseWatchDeps = {
   const words: Record<string, string> = {};
   let outcome: Outcome | undefined;
   let minLatencyNs: number | undefined;
+  let service: LocalFilter['service'];
   for (const [flag, word] of FILTER_FLAGS) {
     const value = flags.values[flag];
     if (value === undefined) continue;
@@ -91,6 +92,7 @@ export function parseWatchArgs(argv: readonly string[], deps: ParseWatchDeps = {
     const f = parsed.filter;
     if (word === 'outcome') outcome = f.outcome;
     if (word === 'min_latency') minLatencyNs = f.minLatencyNs;
+    if (word === 'service') service = f.service;
     // what the agent parses is what was given, normalised where the filter normalises (protocol -> upper case)
     words[word] = word === 'protocol' ? (f.protocol as string) : value.trim();
   }
@@ -107,6 +109,10 @@ export function parseWatchArgs(argv: readonly string[], deps: ParseWatchDeps = {
   if (several && minLatencyNs !== undefined) {
     local.minLatencyNs = minLatencyNs;
     delete words['min_latency'];
+  }
+  if (several && service !== undefined) {
+    local.service = service;
+    delete words['service'];
   }
 
   let traceAll: WatchOptions['traceAll'];

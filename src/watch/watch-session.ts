@@ -5,6 +5,7 @@
  * `stop()`, or with exit code 1 on a failure retrying cannot fix.
  */
 import type { Outcome, Trace } from '../trace/trace.js';
+import { matchesTrace, type TraceFilter } from '../filter/trace-filter.js';
 import { formatTraceLine } from './format-trace-line.js';
 import { DEFAULT_JOIN_WINDOW_MS, HalfJoiner } from './join-halves.js';
 import { sanitizeText } from './sanitize-text.js';
@@ -29,6 +30,8 @@ export interface WatchOptions {
 export interface LocalFilter {
   readonly outcomes?: readonly Outcome[];
   readonly minLatencyNs?: number;
+  /** Only the sender's node knows a packet went to a Service (its NAT rewrote it), so its half names it. */
+  readonly service?: TraceFilter['service'];
 }
 
 export interface WatchIo {
@@ -51,6 +54,7 @@ export function subscriptionMessage(opts: Pick<WatchOptions, 'filter' | 'traceAl
 export function passesLocalFilter(f: LocalFilter, t: Trace): boolean {
   if (f.outcomes && !f.outcomes.includes(t.outcome)) return false;
   if (f.minLatencyNs !== undefined && !(t.latency_ns >= f.minLatencyNs)) return false;
+  if (f.service && !matchesTrace({ service: f.service, limit: 0 }, t)) return false;
   return true;
 }
 

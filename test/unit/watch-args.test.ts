@@ -3,7 +3,9 @@ import { runCli } from '../../src/cli/main.js';
 import { parseWatchArgs } from '../../src/cli/watch-command.js';
 import { streamUrl } from '../../src/watch/stream-client.js';
 import { passesLocalFilter, subscriptionMessage } from '../../src/watch/watch-session.js';
-import { sameNode } from '../fixtures/watch-traces.js';
+import { receiverHalf, sameNode, senderHalf } from '../fixtures/watch-traces.js';
+import { HalfJoiner } from '../../src/watch/join-halves.js';
+import type { Trace } from '../../src/trace/trace.js';
 
 const noFile = (path: string): string => {
   throw new Error(`ENOENT: no such file, open '${path}'`);
@@ -44,6 +46,22 @@ describe('watch flags -> subscription', () => {
     expect(o.agents).toEqual(['ws://127.0.0.1:9940/api/v1/stream', 'wss://node-2.example:9941/api/v1/stream', 'ws://127.0.0.1:9942/api/v1/stream']);
     expect(subscriptionMessage(o)).toEqual({ filter: { path: 'cross-node' } });
     expect(o.local).toEqual({ outcomes: ['delivered'], minLatencyNs: 500_000 });
+  });
+
+  it('with several agents, --service is checked here after the join: the receiver\'s half cannot name the Service', () => {
+    const o = parseWatchArgs(['--agent', '127.0.0.1:9940', '--agent', '127.0.0.1:9941', '--service', 'shop/storefront', '--protocol', 'tcp']);
+    expect(subscriptionMessage(o)).toEqual({ filter: { protocol: 'TCP' } });
+    expect(o.local).toEqual({ service: { namespace: 'shop', name: 'storefront' } });
+    const service = { namespace: 'shop', name: 'storefront', ip: '10.96.0.10', port: 80 };
+    const joiner = new HalfJoiner();
+    expect(joiner.push(senderHalf({ service }), 0)).toEqual([]);
+    const [joined] = joiner.push(receiverHalf(), 1) as [Trace];
+    expect(joined.hops.length).toBe(senderHalf().hops.length + receiverHalf().hops.length);
+    expect(passesLocalFilter(o.local, joined)).toBe(true);
+    expect(passesLocalFilter(o.local, receiverHalf())).toBe(false);
+    expect(passesLocalFilter(o.local, senderHalf({ service: { ...service, name: 'other' } }))).toBe(false);
+    // one agent: the agent filters (its stitched trace names the Service)
+    expect(subscriptionMessage(parseWatchArgs(['--service', 'shop/storefront']))).toEqual({ filter: { service: 'shop/storefront' } });
   });
 
   it('--drops filters here on dropped or route-miss and sends no outcome', () => {
