@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { SystemWallClock } from '../src/clock/wall-clock.js';
 import { DropReasons } from '../src/decode/drop-reasons.js';
 import { createApp, listen, type Readiness } from '../src/export/http-server.js';
+import { BpfCostTally, registerBpfCostMetrics } from '../src/export/bpf-cost-metrics.js';
 import { AgentMetrics } from '../src/export/metrics.js';
 import { Inventory, loadInventoryFile } from '../src/inventory/inventory.js';
 import { KubeInventory } from '../src/kubernetes/kube-inventory.js';
@@ -120,6 +121,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     },
     PROBE_GROUPS.map((g) => g.name),
   );
+  registerBpfCostMetrics(metrics.registry, new BpfCostTally(() => probes?.programHosts() ?? []));
   const assembler = new TraceAssembler({
     node: config.node,
     scope,

@@ -3,6 +3,7 @@
  * exist, one bpftrace child per group, and what they say about readiness and health.
  */
 import type { Readiness } from '../src/export/http-server.js';
+import type { ProgramHost } from '../src/export/bpf-cost-metrics.js';
 import type { ProbeView } from '../src/export/metrics.js';
 import { composeScript, PROBE_GROUPS, readProbeSource, type ComposedScript } from '../src/probes/probe-catalog.js';
 import { BpftraceProcess, type ProbeState } from '../src/runner/bpftrace-process.js';
@@ -72,6 +73,11 @@ export class ProbeSet {
       ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts })),
       ...this.unavailable.map((u) => ({ name: u.name, up: false, restarts: 0 })),
     ];
+  }
+
+  /** Each running group's bpftrace (PID while it runs) and its tracepoints: where hopscope's BPF programs are. */
+  programHosts(): ProgramHost[] {
+    return this.running.map((r) => ({ probe: r.composed.group.name, pid: r.process.pid, tracepoints: r.composed.attached }));
   }
 
   /** Ready once the hops group is attached and every running group is. */

@@ -263,6 +263,25 @@ export function nodeDashboard(): Dashboard {
     )
     .withPanel(
       timeseries({
+        id: 17,
+        title: 'hopscope\'s kernel cost',
+        description:
+          'CPU time hopscope\'s BPF programs take on this node\'s packet path, by tracepoint (hopscope_bpf_run_seconds_total: 1 = one core), and the nanoseconds per program run. Flat at 0 while kernel.bpf_stats_enabled is 0 (the default): sysctl -w kernel.bpf_stats_enabled=1 to measure.',
+        unit: 'short',
+        w: 12,
+        h: 6,
+        queries: [
+          { expr: `sum by (tracepoint) (${onNode(`rate(hopscope_bpf_run_seconds_total${RATE})`)})`, legend: '{{tracepoint}} cores' },
+          {
+            expr: `sum by (tracepoint) (${onNode(`rate(hopscope_bpf_run_seconds_total${RATE})`)}) * 1e9 / sum by (tracepoint) (${onNode(`rate(hopscope_bpf_runs_total${RATE})`)})`,
+            legend: '{{tracepoint}} ns/run',
+          },
+        ],
+        web: THIS_NODE,
+      }),
+    )
+    .withPanel(
+      timeseries({
         id: 16,
         title: 'Active flows',
         description: 'Flows (5-tuples) in the agent\'s bounded flow table (hopscope_flows_active), and flows evicted per second because it was full.',

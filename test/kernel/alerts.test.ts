@@ -7,7 +7,7 @@
  * rules over a lab without the delay, with the same traffic for longer than window + `for`, stay silent.
  */
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,7 +88,15 @@ function startTraffic(c: Cluster, prefix: string, seconds: number): void {
 const latencyAlerts = (alerts: PromAlert[]) => alerts.filter((a) => a.labels['alertname'] === LATENCY_ALERT);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+// the kernel's BPF run-time accounting on, so that the cost panel (hopscope_bpf_*) has numbers to show; it is
+// global, and put back as it was
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+const bpfStatsBefore = readFileSync(BPF_STATS, 'utf8').trim();
+writeFileSync(BPF_STATS, '1');
+afterAll(() => {
+  writeFileSync(BPF_STATS, bpfStatsBefore);
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('with 10 ms between the nodes', () => {
   const PREFIX = 'ha';

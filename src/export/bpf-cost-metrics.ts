@@ -1,0 +1,126 @@
+/**
+ * @module The agent's own cost on the packet path, as the kernel accounts it: per probe group and tracepoint,
+ * the runs of hopscope's BPF programs and the time they took (`hopscope_bpf_runs_total`,
+ * `hopscope_bpf_run_seconds_total`), so a dashboard shows what hopscope costs each node, in CPU seconds per
+ * second and nanoseconds per run, next to what it observes. The kernel counts only while
+ * `kernel.bpf_stats_enabled` is 1 (`hopscope_bpf_stats_enabled`); it is off by default because the accounting
+ * itself adds two clock reads to every run. A bpftrace that restarts loads new programs, whose counts start at
+ * 0: the last counts of the old ones are carried, so the series only grow.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { ProgramNames, tracepointForProgram } from '../runner/bpf-program-names.js';
+import { bpfStatsEnabled, PROG_TYPE_TRACEPOINT, readBpfPrograms, type BpfProgramStat } from '../runner/bpf-program-stats.js';
+
+/** A probe group's bpftrace: its PID while it runs, and the tracepoints its script attached. */
+export interface ProgramHost {
+  readonly probe: string;
+  readonly pid: number | undefined;
+  readonly tracepoints: readonly string[];
+}
+
+export interface BpfCostDeps {
+  readonly readPrograms: (pid: number) => BpfProgramStat[];
+  readonly names: ProgramNames;
+  readonly statsEnabled: () => boolean | undefined;
+}
+
+interface Tally {
+  readonly probe: string;
+  readonly tracepoint: string;
+  runs: number;
+  ns: number;
+}
+
+interface Seen {
+  readonly key: string;
+  readonly runs: number;
+  readonly ns: number;
+}
+
+/** Cumulative runs and run time per (probe, tracepoint), carried across bpftrace restarts. */
+export class BpfCostTally {
+  private readonly carried = new Map<string, Tally>();
+  private lastSeen = new Map<number, Seen>();
+
+  constructor(
+    private readonly hosts: () => readonly ProgramHost[],
+    private readonly deps: BpfCostDeps = { readPrograms: (pid) => readBpfPrograms(pid), names: new ProgramNames(), statsEnabled: () => bpfStatsEnabled() },
+  ) {}
+
+  async totals(): Promise<Tally[]> {
+    const live: { host: ProgramHost; stat: BpfProgramStat }[] = [];
+    for (const host of this.hosts()) {
+      if (host.pid === undefined) continue;
+      for (const stat of this.deps.readPrograms(host.pid)) if (stat.type === PROG_TYPE_TRACEPOINT) live.push({ host, stat });
+    }
+    await this.deps.names.refresh(live.map((l) => l.stat.id));
+    const now = new Map<number, Seen>();
+    const totals = new Map<string, Tally>();
+    const slot = (map: Map<string, Tally>, key: string, probe: string, tracepoint: string) => {
+      let t = map.get(key);
+      if (!t) map.set(key, (t = { probe, tracepoint, runs: 0, ns: 0 }));
+      return t;
+    };
+    for (const { host, stat } of live) {
+      const name = this.deps.names.name(stat.id);
+      const tracepoint = (name !== undefined && tracepointForProgram(name, host.tracepoints)) || 'unknown';
+      const key = `${host.probe}\u0000${tracepoint}`;
+      now.set(stat.id, { key, runs: stat.runs, ns: stat.runNs });
+      const t = slot(totals, key, host.probe, tracepoint);
+      t.runs += stat.runs;
+      t.ns += stat.runNs;
+    }
+    // programs gone since the last look (their bpftrace restarted or stopped): keep what they had counted
+    for (const [id, seen] of this.lastSeen) {
+      if (now.has(id)) continue;
+      const [probe, tracepoint] = seen.key.split('\u0000') as [string, string];
+      const c = slot(this.carried, seen.key, probe, tracepoint);
+      c.runs += seen.runs;
+      c.ns += seen.ns;
+    }
+    this.lastSeen = now;
+    for (const [key, c] of this.carried) {
+      const t = slot(totals, key, c.probe, c.tracepoint);
+      t.runs += c.runs;
+      t.ns += c.ns;
+    }
+    return [...totals.values()];
+  }
+
+  statsEnabled(): boolean | undefined {
+    return this.deps.statsEnabled();
+  }
+}
+
+export function registerBpfCostMetrics(registry: Registry, tally: BpfCostTally): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'hopscope_bpf_stats_enabled',
+    help: 'Whether the kernel accounts BPF run time now (kernel.bpf_stats_enabled); hopscope_bpf_* stay flat while it is 0.',
+    registers,
+    collect() {
+      const on = tally.statsEnabled();
+      if (on !== undefined) this.set(on ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'hopscope_bpf_runs_total',
+    help: "Runs of hopscope's BPF programs, by probe group and tracepoint, while kernel.bpf_stats_enabled is 1.",
+    labelNames: ['probe', 'tracepoint'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const t of await tally.totals()) this.inc({ probe: t.probe, tracepoint: t.tracepoint }, t.runs);
+    },
+  });
+  new Counter({
+    name: 'hopscope_bpf_run_seconds_total',
+    help: "Time hopscope's BPF programs ran in the kernel, by probe group and tracepoint, while kernel.bpf_stats_enabled is 1.",
+    labelNames: ['probe', 'tracepoint'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const t of await tally.totals()) this.inc({ probe: t.probe, tracepoint: t.tracepoint }, t.ns / 1e9);
+    },
+  });
+}
