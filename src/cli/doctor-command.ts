@@ -8,6 +8,7 @@ import { PROBE_GROUPS } from '../probes/probe-catalog.js';
 import { checkBpftrace, checkBtf, checkRoot, ensureTracefs, listTracepoints, type Check } from '../runner/preflight.js';
 import { runCommand } from '../runner/run-command.js';
 import { detectCni, linksFromIpJson, routesFromIpJson, type CniLayout } from '../scope/detect-cni.js';
+import { bpfStatsEnabled } from '../runner/bpf-program-stats.js';
 import { parseFlags } from './parse-flags.js';
 
 export async function doctorCommand(argv: readonly string[]): Promise<number> {
@@ -39,12 +40,13 @@ export async function doctorCommand(argv: readonly string[]): Promise<number> {
   const cni = await readCniLayout(netns);
   if (!('kind' in cni)) checks.push(cni);
   if (flags.booleans.has('json')) {
-    console.log(JSON.stringify({ ok: checks.every((c) => c.ok), checks, ...('kind' in cni ? { cni } : {}) }, null, 2));
+    console.log(JSON.stringify({ ok: checks.every((c) => c.ok), checks, ...('kind' in cni ? { cni } : {}), costAccounting: costAccounting() }, null, 2));
   } else {
     for (const c of checks) {
       console.log(`${c.ok ? 'ok     ' : 'MISSING'}  ${c.name}: ${c.detail}${c.ok || !c.fix ? '' : `\n         -> ${c.fix}`}`);
     }
     if ('kind' in cni) printLayout(cni, netns);
+    console.log(`\nhopscope's own kernel cost: ${costAccounting().detail}`);
     const missing = checks.filter((c) => !c.ok).length;
     console.log(missing === 0 ? '\nall set: hopscope can trace on this machine' : `\n${missing} item(s) missing; see -> lines`);
   }
@@ -69,4 +71,16 @@ function printLayout(cni: CniLayout, netns: string | undefined): void {
   if (cni.evidence.length > 0) console.log(`  found: ${cni.evidence.join(', ')}`);
   for (const t of cni.canTrace) console.log(`  traces:   ${t}`);
   for (const t of cni.cannotTrace) console.log(`  not seen: ${t}`);
+}
+
+/** Whether hopscope_bpf_* can show hopscope's own kernel cost here (optional: never a failed check). */
+function costAccounting(): { enabled: boolean | undefined; detail: string } {
+  const enabled = bpfStatsEnabled();
+  const detail =
+    enabled === undefined
+      ? 'unknown (cannot read /proc/sys/kernel/bpf_stats_enabled)'
+      : enabled
+        ? 'measured (kernel.bpf_stats_enabled=1): hopscope_bpf_run_seconds_total and hopscope_bpf_runs_total count'
+        : 'not measured (kernel.bpf_stats_enabled=0, the default): `sysctl -w kernel.bpf_stats_enabled=1` makes hopscope_bpf_* count, at ~20 ns per BPF program run';
+  return { enabled, detail };
 }

@@ -3,6 +3,7 @@
  * routes with `ip` and names the layout; a namespace that does not exist is a clear failed check, not a crash.
  */
 import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, startLab, type TestLab } from './support/lab-agents.js';
 
@@ -10,6 +11,7 @@ interface DoctorJson {
   ok: boolean;
   checks: { name: string; ok: boolean; detail: string; fix?: string }[];
   cni?: { kind: string; evidence: string[]; canTrace: string[]; cannotTrace: string[] };
+  costAccounting: { enabled?: boolean; detail: string };
 }
 
 let lab: TestLab | undefined;
@@ -30,6 +32,14 @@ describe('doctor: the node network layout', () => {
     const { json } = await doctor('hdcn1');
     expect(json.cni?.kind).toBe('bridge-host-routes');
     expect(json.cni?.evidence).toEqual(['cni0', '10.244.2.0/24 via 192.168.254.2 dev eth0']);
+  });
+
+  it('says whether the kernel accounts BPF run time (hopscope_bpf_*), as the sysctl does, without failing a check', async () => {
+    const { json } = await doctor('hdcn1');
+    const on = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
+    expect(json.costAccounting.enabled).toBe(on);
+    expect(json.costAccounting.detail).toContain(on ? 'measured' : 'sysctl -w kernel.bpf_stats_enabled=1');
+    expect(json.checks.some((c) => /bpf_stats/.test(c.name))).toBe(false);
   });
 
   it('a namespace that does not exist fails one check that says how to find the name', async () => {
