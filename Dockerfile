@@ -28,10 +28,11 @@ LABEL org.opencontainers.image.title="hopscope" \
       org.opencontainers.image.vendor="hopscope" \
       org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 # bpftrace: the probes; iproute2: ip and bridge (interfaces, netns ids, the FDB); util-linux: setpriv, which
-# ties each bpftrace child to the agent's life (--pdeathsig); ca-certificates: TLS to the API server.
+# ties each bpftrace child to the agent's life (--pdeathsig); ca-certificates: TLS to the API server; bpftool:
+# the names of the agent's BPF programs for hopscope_bpf_* (its own kernel cost).
 # Nothing of apt's cache stays in the layer.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bpftrace iproute2 util-linux ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bpftrace bpftool iproute2 util-linux ca-certificates \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
 # the same Node.js the build used (node:20-bookworm-slim is built on this Debian release)

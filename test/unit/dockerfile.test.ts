@@ -103,7 +103,7 @@ describe('Dockerfile', () => {
     const runs = inStage(lastStage, 'RUN').map((i) => i.args);
     const install = runs.find((r) => /apt-get install/.test(r));
     expect(install).toBeDefined();
-    for (const pkg of ['bpftrace', 'iproute2', 'util-linux']) expect(install).toMatch(new RegExp(`\\b${pkg}\\b`));
+    for (const pkg of ['bpftrace', 'bpftool', 'iproute2', 'util-linux']) expect(install).toMatch(new RegExp(`\\b${pkg}\\b`));
     expect(install).toContain('--no-install-recommends');
     expect(install).toMatch(/apt-get update/);
     expect(install).toMatch(/rm -rf \/var\/lib\/apt\/lists/); // in the same layer
