@@ -150,4 +150,20 @@ describe('a lab with --overlay vxlan', () => {
     expect(encapAt(t!)).toEqual(['-', '-', '-', '-']);
     expect(t).toMatchObject({ path: 'same-node', outcome: 'delivered' });
   });
+
+  it('a packet dropped inside the tunnel (node-2 drops UDP 8472 at input) ends its inner trace: dropped, NETFILTER_DROP', async () => {
+    const table = 'hopscope_test_vxlan_drop';
+    const add = await nsExec(`${PREFIX}n2`, 'nft', [`add table inet ${table}; add chain inet ${table} in { type filter hook input priority 0; policy accept; }; add rule inet ${table} in udp dport 8472 drop`]);
+    expect(add.exitCode, add.stderr).toBe(0);
+    try {
+      expect((await nsExec(`${PREFIX}n1p2`, 'ping', ['-c', '1', '-W', '1', POD22])).exitCode).not.toBe(0);
+      // node-2 saw the packet arrive at its uplink, still encapsulated, and freed it there: by its inner identity
+      const [t] = await waitForTraces(a2.url, (x) => echo(8, POD12, POD22)(x) && x.outcome === 'dropped', 'the dropped request on node-2');
+      expect(nodeSeq(t!)).toEqual(['node-2:uplink:ingress']);
+      expect(encapAt(t!)).toEqual(['vxlan']);
+      expect(t).toMatchObject({ outcome: 'dropped', reason: 'NETFILTER_DROP', src: { pod: 'pod-1-2' }, dst: { pod: 'pod-2-2' } });
+    } finally {
+      await nsExec(`${PREFIX}n2`, 'nft', ['delete', 'table', 'inet', table]);
+    }
+  });
 });
