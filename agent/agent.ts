@@ -95,9 +95,10 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     sample: config.sample,
     version: VERSION,
     focus,
-    podIp: (pod) => {
+    podIps: (pod) => {
       const [namespace, name] = pod.split('/');
-      return inventory().data.pods.find((p) => p.namespace === namespace && p.name === name)?.ip;
+      const p = inventory().data.pods.find((x) => x.namespace === namespace && x.name === name);
+      return p ? [p.ip, ...(p.ips ?? []).filter((ip) => ip !== p.ip)] : [];
     },
   });
   const offsets = new ClockOffsetEstimator();

@@ -9,7 +9,7 @@ const TAG = 0x40000000;
 
 export function sendFocusCommand(c: FocusCommand): boolean {
   try {
-    process.kill(TAG | (c.cmd << 28) | (c.data & 0xffff), 0);
+    process.kill(TAG | (c.cmd << 28) | (((c.sub ?? 0) & 0xf) << 16) | (c.data & 0xffff), 0);
   } catch (e) {
     // ESRCH is the expected answer: no such process, nothing signalled
     return (e as NodeJS.ErrnoException).code === 'ESRCH';

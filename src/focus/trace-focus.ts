@@ -1,12 +1,17 @@
 /**
  * @module Trace on demand: widens the kernel's packet selection to every packet to or from one address (and
  * port) for a bounded time, within an events/s budget the probe enforces, then restores the default. One
- * widening at a time per agent; its owner (a stream client) may renew it or give it up.
+ * widening at a time per agent; its owner (a stream client) may renew it or give it up. The address is IPv4 or
+ * IPv6; a dual-stack pod is focused on both of its addresses at once (`ips`).
  */
 import { parseIpv4 } from '../net/ipv4.js';
+import { parseIpv6 } from '../net/ipv6.js';
 
 export interface FocusTarget {
+  /** The address (a pod's first, IPv4 when it has one). */
   readonly ip: string;
+  /** Every address focused, when more than `ip`: at most one IPv4 and one IPv6 (a dual-stack pod). */
+  readonly ips?: readonly string[];
   readonly port?: number;
 }
 
@@ -18,8 +23,8 @@ export interface FocusGrant extends FocusTarget {
 
 export type FocusAnswer = { readonly granted: FocusGrant } | { readonly refused: string };
 
-/** Commands the hops probe understands (probes/hops.bt, "Focus"). */
-export type FocusCommand = { readonly cmd: 0 | 1 | 2 | 3; readonly data: number };
+/** Commands the hops probe understands (probes/hops.bt, "Focus"); `sub` 1..8: an IPv6 address's pieces. */
+export type FocusCommand = { readonly cmd: 0 | 1 | 2 | 3; readonly data: number; readonly sub?: number };
 
 export interface TraceFocusOptions {
   /** Delivers a command to the running hops probe; false when it cannot (probe down). */
@@ -47,7 +52,12 @@ export class TraceFocus {
 
   request(owner: object, target: FocusTarget, seconds: number): FocusAnswer {
     if (!this.o.available()) return { refused: 'trace on demand is unavailable: the hops probe is down or this kernel lacks tracepoint syscalls:sys_enter_kill' };
-    if (parseIpv4(target.ip) === undefined) return { refused: `"${target.ip}" is not an IPv4 address` };
+    const addresses = target.ips ?? [target.ip];
+    const bad = addresses.find((ip) => parseIpv4(ip) === undefined && parseIpv6(ip) === undefined);
+    if (bad !== undefined) return { refused: `"${bad}" is not an IPv4 or IPv6 address` };
+    if (addresses.filter((ip) => parseIpv4(ip) !== undefined).length > 1 || addresses.filter((ip) => parseIpv6(ip) !== undefined).length > 1) {
+      return { refused: 'at most one IPv4 and one IPv6 address at a time' };
+    }
     if (target.port !== undefined && (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535)) return { refused: 'port must be 1 to 65535' };
     if (!Number.isFinite(seconds) || seconds <= 0) return { refused: 'seconds must be a positive number' };
     this.expire();
@@ -82,9 +92,20 @@ export class TraceFocus {
   }
 
   private apply(t: FocusTarget): boolean {
-    const raw = rawAddress(t.ip);
     const port = t.port === undefined ? 0 : ((t.port & 0xff) << 8) | (t.port >>> 8);
-    return this.o.send({ cmd: 0, data: raw & 0xffff }) && this.o.send({ cmd: 2, data: port }) && this.o.send({ cmd: 1, data: raw >>> 16 });
+    // the previous widening's addresses go first (a renewal may drop one family); the port before any arming
+    const commands: FocusCommand[] = [{ cmd: 3, data: 0 }, { cmd: 2, data: port }];
+    for (const ip of t.ips ?? [t.ip]) {
+      const groups = parseIpv6(ip);
+      if (groups === undefined) {
+        const raw = rawAddress(ip);
+        commands.push({ cmd: 0, data: raw & 0xffff }, { cmd: 1, data: raw >>> 16 });
+      } else {
+        rawPieces6(groups).forEach((data, i) => commands.push({ cmd: 0, sub: i + 1, data }));
+        commands.push({ cmd: 1, sub: 1, data: 0 });
+      }
+    }
+    return commands.every((c) => this.o.send(c));
   }
 
   private grantOf(t: FocusTarget, untilMs: number): FocusGrant {
@@ -98,6 +119,15 @@ export function rawAddress(ip: string): number {
   return ((o[0] ?? 0) | ((o[1] ?? 0) << 8) | ((o[2] ?? 0) << 16) | ((o[3] ?? 0) << 24)) >>> 0;
 }
 
+/**
+ * An IPv6 address as eight 16-bit pieces of packet memory read little-endian (the probe reassembles them into
+ * the two 8-byte words it reads from the header): each big-endian group with its bytes swapped.
+ */
+export function rawPieces6(groups: readonly number[]): number[] {
+  return groups.map((g) => ((g & 0xff) << 8) | (g >>> 8));
+}
+
 function describe(t: FocusTarget): string {
-  return t.port === undefined ? t.ip : `${t.ip} port ${t.port}`;
+  const where = (t.ips ?? [t.ip]).join(' and ');
+  return t.port === undefined ? where : `${where} port ${t.port}`;
 }

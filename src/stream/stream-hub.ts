@@ -15,8 +15,8 @@ export interface StreamHubOptions {
   readonly sample: number;
   readonly version: string;
   readonly focus?: TraceFocus;
-  /** Resolves a pod (NAMESPACE/NAME) to its IP for trace_all. */
-  readonly podIp: (pod: string) => string | undefined;
+  /** Resolves a pod (NAMESPACE/NAME) to its addresses for trace_all, IPv4 first; empty when unknown. */
+  readonly podIps: (pod: string) => readonly string[];
   readonly maxBufferedBytes?: number;
   /** A client above the buffer bound this long is disconnected. */
   readonly maxSlowMs?: number;
@@ -142,9 +142,9 @@ export class StreamHub {
     if (!this.o.focus) return { refused: 'trace on demand is not enabled on this agent' };
     let target: FocusTarget;
     if (req.pod !== undefined) {
-      const ip = this.o.podIp(req.pod);
+      const [ip, ...more] = this.o.podIps(req.pod);
       if (!ip) return { refused: `pod ${req.pod} is not known to this agent` };
-      target = { ip };
+      target = more.length > 0 ? { ip, ips: [ip, ...more] } : { ip };
     } else {
       target = { ip: req.ip as string, ...(req.port !== undefined ? { port: req.port } : {}) };
     }

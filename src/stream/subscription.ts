@@ -3,6 +3,7 @@
  * demand request. Bad input gets a message naming the field; it never throws.
  */
 import { parseTraceFilter, type TraceFilter } from '../filter/trace-filter.js';
+import { canonicalIpv6 } from '../net/ipv6.js';
 
 export interface TraceAllRequest {
   /** NAMESPACE/NAME, resolved to the pod's IP by the agent. */
@@ -49,12 +50,13 @@ export function parseSubscription(text: string): SubscriptionResult {
   const port = rawAll['port'];
   if ((pod === undefined) === (ip === undefined)) return { ok: false, error: 'trace_all: give exactly one of pod or ip' };
   if (pod !== undefined && (typeof pod !== 'string' || !/^[a-z0-9][-a-z0-9.]{0,252}\/[a-z0-9][-a-z0-9.]{0,252}$/.test(pod))) return { ok: false, error: 'trace_all.pod: NAMESPACE/NAME' };
-  if (ip !== undefined && (typeof ip !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip))) return { ok: false, error: 'trace_all.ip: an IPv4 address' };
+  if (ip !== undefined && (typeof ip !== 'string' || (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip) && canonicalIpv6(ip) === undefined))) return { ok: false, error: 'trace_all.ip: an IPv4 or IPv6 address' };
   if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) return { ok: false, error: 'trace_all.port: 1 to 65535' };
   const traceAll: TraceAllRequest = {
     seconds,
     ...(typeof pod === 'string' ? { pod } : {}),
-    ...(typeof ip === 'string' ? { ip } : {}),
+    // IPv6 in its canonical text (RFC 5952), as traces name addresses
+    ...(typeof ip === 'string' ? { ip: canonicalIpv6(ip) ?? ip } : {}),
     ...(typeof port === 'number' ? { port } : {}),
   };
   return { ok: true, subscription: { filter: parsed.filter, traceAll, scope } };

@@ -7,6 +7,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { flowSampled6 } from '../../src/probes/sample-hash6.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { metric, scrape } from './support/metrics-text.js';
@@ -166,6 +167,48 @@ describe('IPv6 kernel-side sampling', () => {
       expect(other.filter(data)).toEqual([]);
       expect(other.some((t) => t.packet.tcp_flags === 'SYN')).toBe(true);
     } finally {
+      server.kill('SIGKILL');
+      await sampler.stop();
+    }
+  });
+});
+
+describe('IPv6 trace on demand', () => {
+  it('trace_all for a dual-stack pod widens IPv6 too: every packet of an unsampled IPv6 flow while it lasts, none after', async () => {
+    const sampler = await startAgentProcess('node-1', `${PREFIX}n1`, lab!.inventoryPath); // default --sample 64
+    const server = execa('ip', ['netns', 'exec', POD22.netns, process.execPath, TCP_ECHO, 'server', '8088', '::'], { reject: false, buffer: false });
+    helpers.push(server);
+    const ws = new WebSocket(`${sampler.url.replace('http', 'ws')}/api/v1/stream`);
+    try {
+      const [during, after] = Array.from({ length: 2000 }, (_, i) => 42000 + i).filter((p) => !flowSampled6(POD12.ip6, POD22.ip6, p, 8088, 6, 64));
+      const of = (port: number) => (t: Trace) => t.protocol === 'TCP' && ((t.src.port === port && t.dst.port === 8088) || (t.src.port === 8088 && t.dst.port === port));
+      const data = (t: Trace) => (t.packet.tcp_flags ?? '').includes('PSH');
+      const exchange = (port: number) => waitFor(async () => (await nsExec(POD12.netns, process.execPath, [TCP_ECHO, 'client', POD22.ip6, '8088', '0', String(port)])).exitCode === 0, 10_000, `TCP echo from port ${port}`);
+
+      const answers: Record<string, unknown>[] = [];
+      ws.on('message', (d) => {
+        const m = JSON.parse(d.toString()) as Record<string, unknown>;
+        if (m['type'] === 'subscribed') answers.push(m);
+      });
+      await new Promise((r) => ws.once('open', r));
+      ws.send(JSON.stringify({ filter: {}, trace_all: { pod: 'default/pod-1-2', seconds: 4 } }));
+      await waitFor(async () => answers.length > 0, 5000, 'the subscription answer');
+      expect(answers[0]).toMatchObject({ granted: { ip: POD12.ip, ips: [POD12.ip, POD12.ip6] } });
+      await exchange(during!);
+      const widened = await waitFor(async () => {
+        const found = (await traces(sampler.url)).filter(of(during!)).filter(data);
+        return found.some((t) => t.src.port === during) && found.some((t) => t.src.port === 8088) ? found : undefined;
+      }, 10_000, 'data of the unsampled IPv6 flow while widened');
+      expect(widened.every((t) => t.src.ip === POD12.ip6 || t.src.ip === POD22.ip6)).toBe(true);
+
+      await new Promise((r) => setTimeout(r, 4500)); // the widening ends
+      await exchange(after!);
+      await settle();
+      const seenAfter = (await traces(sampler.url)).filter(of(after!));
+      expect(seenAfter.some((t) => t.packet.tcp_flags === 'SYN')).toBe(true);
+      expect(seenAfter.filter(data)).toEqual([]);
+    } finally {
+      ws.close();
       server.kill('SIGKILL');
       await sampler.stop();
     }

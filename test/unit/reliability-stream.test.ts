@@ -24,7 +24,7 @@ const TOKEN = 'rel-test-token-0123456789abcdef';
 const running: { hub: StreamHub; server: Server }[] = [];
 
 async function startServer(token?: string) {
-  const hub = new StreamHub({ node: 'node-1', sample: 64, version: 'test', podIp: () => undefined });
+  const hub = new StreamHub({ node: 'node-1', sample: 64, version: 'test', podIps: () => [] });
   const counters = new NodeCounters({ node: 'node-1', bridgeName: 'cni0', scope: recordedScope(1), inventory: () => recordedInventory, dropReasons: new DropReasons(new Map()), requestRescan: () => undefined });
   const flows = new FlowTable();
   const metrics = new AgentMetrics({ node: 'node-1', bridge: 'cni0', counters, probes: () => [], flowsActive: () => 0, flowsEvicted: () => 0, streamClients: () => hub.clientCount, streamDropped: () => 0 }, []);

@@ -49,7 +49,7 @@ interface Running {
 const running: Running[] = [];
 
 async function startServer(o: { token?: string; maxClients?: number; maxBufferedBytes?: number; maxSlowMs?: number; allowedOrigins?: string[] } = {}): Promise<Running> {
-  const hub = new StreamHub({ node: 'node-1', sample: 64, version: 'test', podIp: () => undefined, maxBufferedBytes: o.maxBufferedBytes ?? 1 << 20, maxSlowMs: o.maxSlowMs ?? 10_000 });
+  const hub = new StreamHub({ node: 'node-1', sample: 64, version: 'test', podIps: () => [], maxBufferedBytes: o.maxBufferedBytes ?? 1 << 20, maxSlowMs: o.maxSlowMs ?? 10_000 });
   const counters = new NodeCounters({ node: 'node-1', bridgeName: 'cni0', scope: recordedScope(1), inventory: () => recordedInventory, dropReasons: REASONS, requestRescan: () => undefined });
   const flows = new FlowTable();
   const metrics = new AgentMetrics(
