@@ -9,6 +9,7 @@ import { DropReasons } from '../src/decode/drop-reasons.js';
 import { createApp, listen, type Readiness } from '../src/export/http-server.js';
 import { BpfCostTally, registerBpfCostMetrics } from '../src/export/bpf-cost-metrics.js';
 import { AgentMetrics } from '../src/export/metrics.js';
+import { ServiceMetrics } from '../src/export/service-metrics.js';
 import { Inventory, loadInventoryFile } from '../src/inventory/inventory.js';
 import { KubeInventory } from '../src/kubernetes/kube-inventory.js';
 import { kubeConfigFromFile } from '../src/kubernetes/in-cluster-config.js';
@@ -123,6 +124,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     PROBE_GROUPS.map((g) => g.name),
   );
   registerBpfCostMetrics(metrics.registry, new BpfCostTally(() => probes?.programHosts() ?? []));
+  const services = new ServiceMetrics(metrics.registry, config.node);
   const assembler = new TraceAssembler({
     node: config.node,
     scope,
@@ -138,6 +140,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     traces.add(t);
     flows.record(t);
     metrics.recordTrace(t);
+    services.record(t);
     hub.publish(t);
   };
   const joiner = new CrossNodeJoiner({ node: config.node, offsets, peerConnected: (n) => peerLinks?.connected(n) ?? false, emit: report });

@@ -295,5 +295,30 @@ export function clusterNetworkDashboard(): Dashboard {
         web: { title: 'Agent web view', filter: {} },
       }),
     )
+    .withPanel(
+      timeseries({
+        id: 17,
+        title: 'Service packets by outcome',
+        description:
+          'Traced packets per second addressed to each Kubernetes Service (or answering for it, through the node\'s NAT), by final outcome (hopscope_service_packets_total; the client node\'s forwarded halves left out, their stitched traces counted at the backend\'s node). Traced packets: SYN, FIN, RST and ICMP always, other packets as sampled.',
+        unit: 'pps',
+        w: 12,
+        h: 6,
+        queries: [{ expr: `sum by (service, outcome) (rate(hopscope_service_packets_total{${NODE}, outcome!="forwarded"}${RATE}))`, legend: '{{service}} {{outcome}}' }],
+        web: { title: 'Agent web view', filter: {} },
+      }),
+    )
+    .withPanel(
+      timeseries({
+        id: 18,
+        title: 'Service latency p99',
+        description: 'p99 of the time from the first hop to the last of traced packets to or from each Service (hopscope_service_latency_seconds), across both nodes for a stitched trace.',
+        unit: 's',
+        w: 12,
+        h: 6,
+        queries: [{ expr: `histogram_quantile(0.99, sum by (le, service) (rate(hopscope_service_latency_seconds_bucket{${NODE}}${RATE})))`, legend: '{{service}}' }],
+        web: { title: 'Agent web view', filter: {} },
+      }),
+    )
     .build();
 }

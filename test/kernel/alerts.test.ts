@@ -39,8 +39,8 @@ interface Cluster {
 }
 
 /** Lab (with or without delay), two agents that are each other's peers, a Prometheus with the test rules. */
-async function startCluster(prefix: string, delayMs: number): Promise<Cluster> {
-  const lab = await startLab(prefix, 2, 2, delayMs);
+async function startCluster(prefix: string, delayMs: number, services = false): Promise<Cluster> {
+  const lab = await startLab(prefix, 2, 2, delayMs, { services });
   const c: Cluster = { lab, agents: [], prom: undefined as unknown as PromServer, traffic: [] };
   try {
     const [p1, p2] = [await freePort(), await freePort()];
@@ -73,7 +73,7 @@ async function stopCluster(c: Partial<Cluster>): Promise<void> {
  * ICMP echo both ways every 200 ms, and a TCP connection with payload both ways every 200 ms, all inside the lab's
  * pod namespaces and bounded in time (ping -w, timeout), so nothing outlives a killed test run for long.
  */
-function startTraffic(c: Cluster, prefix: string, seconds: number): void {
+function startTraffic(c: Cluster, prefix: string, seconds: number, services = false): void {
   const inNs = (ns: string, cmd: string, args: string[]) => execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: false, buffer: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
   c.traffic.push(
     inNs(`${prefix}n2p2`, 'timeout', [String(seconds + 30), process.execPath, TCP_ECHO, 'server', '8080']),
@@ -83,6 +83,8 @@ function startTraffic(c: Cluster, prefix: string, seconds: number): void {
     inNs(`${prefix}n1p2`, 'timeout', [String(seconds), process.execPath, TCP_ECHO, 'client', '10.244.2.12', '8080', '200']),
     inNs(`${prefix}n2p2`, 'timeout', [String(seconds), process.execPath, TCP_ECHO, 'client', '10.244.1.12', '8080', '200']),
   );
+  // through the Service echo-2-2 (10.96.2.12:80 -> pod-2-2:8080), for the Service panels
+  if (services) c.traffic.push(inNs(`${prefix}n1p1`, 'timeout', [String(seconds), process.execPath, TCP_ECHO, 'client', '10.96.2.12', '80', '200']));
 }
 
 const latencyAlerts = (alerts: PromAlert[]) => alerts.filter((a) => a.labels['alertname'] === LATENCY_ALERT);
@@ -105,9 +107,9 @@ describe('with 10 ms between the nodes', () => {
 
   beforeAll(async () => {
     expect((await promtoolCheckRules([RULES])).ok).toBe(true);
-    c = await startCluster(PREFIX, DELAY_MS);
+    c = await startCluster(PREFIX, DELAY_MS, true);
     trafficAt = Date.now();
-    startTraffic(c, PREFIX, 240);
+    startTraffic(c, PREFIX, 240, true);
   }, 120_000);
 
   afterAll(async () => {

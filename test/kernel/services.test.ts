@@ -15,6 +15,7 @@ import type { ResultPromise } from 'execa';
 import { execa } from 'execa';
 import type { Trace } from '../../src/trace/trace.js';
 import { freePort, nsExec, spawnAgent, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { metric } from './support/metrics-text.js';
 
 const PREFIX = 'hssk';
 let lab: TestLab | undefined;
@@ -118,6 +119,18 @@ describe('a pod on node-1 reaching the Service web (backends on node-2)', () => 
     expect(await q(`&pod=default/${syn.dst.pod}`)).toBe(everySyn.filter((t) => t.dst.pod === syn.dst.pod).length);
     expect(await q('&service=default/web')).toBe(all);
     expect(await q('&service=default/echo-2-1')).toBe(0);
+  });
+});
+
+describe('per-Service metrics', () => {
+  it('both agents count the SYNs to web: forwarded at the client\'s node, delivered (stitched) at the backend\'s, with latency', async () => {
+    const syns = (await traces(a2!.url)).filter((t) => t.src.port === 41001 && t.packet.tcp_flags === 'SYN' && t.hops.length === 8);
+    expect(syns.length).toBeGreaterThanOrEqual(1);
+    const labels = (node: string, outcome: string) => ({ node, service: 'default/web', outcome });
+    await waitFor(async () => (await metric(a1!.url, 'hopscope_service_packets_total', labels('node-1', 'forwarded'))) >= syns.length, 5000, 'node-1 counting the forwarded SYNs');
+    expect(await metric(a2!.url, 'hopscope_service_packets_total', labels('node-2', 'delivered'))).toBeGreaterThanOrEqual(syns.length);
+    expect(await metric(a2!.url, 'hopscope_service_latency_seconds_count', { node: 'node-2', service: 'default/web' })).toBeGreaterThanOrEqual(syns.length);
+    expect(await metric(a2!.url, 'hopscope_service_packets_total', { node: 'node-2', service: 'default/echo-2-1', outcome: 'delivered' })).toBe(0);
   });
 });
 

@@ -1,0 +1,53 @@
+/**
+ * @module Per-Service series: the traced packets addressed to (or answering for) each Kubernetes Service, by
+ * outcome, and their latency, so a dashboard or an alert can follow one Service through the node's NAT
+ * (`hopscope_service_packets_total`, `hopscope_service_latency_seconds`). The `service` label is
+ * NAMESPACE/NAME: bounded by the cluster's Services, like `node`; no IP or port labels.
+ *
+ * Each agent counts the traces it reports. A request leaving the client's node is counted there as
+ * `forwarded` and, with peer links, again at the backend's node, stitched, with its final outcome: for
+ * end-to-end figures take `outcome!="forwarded"`. The latency of a stitched trace spans both nodes.
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { Outcome, Trace } from '../trace/trace.js';
+import { LATENCY_BUCKETS } from './metrics.js';
+import { SeriesHistogram, type HistogramSeries } from './series-histogram.js';
+
+interface ServiceSeries {
+  readonly counts: Map<Outcome, number>;
+  readonly latency: HistogramSeries;
+}
+
+export class ServiceMetrics {
+  private readonly byService = new Map<string, ServiceSeries>();
+  private readonly latency: SeriesHistogram<'node' | 'service'>;
+
+  constructor(
+    registry: Registry,
+    private readonly node: string,
+  ) {
+    const byService = this.byService;
+    new Counter({
+      name: 'hopscope_service_packets_total',
+      help: 'Traced packets addressed to a Service (or answering for it), by outcome; forwarded: counted again, stitched, by the backend node\'s agent.',
+      labelNames: ['node', 'service', 'outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [service, s] of byService) for (const [outcome, n] of s.counts) this.inc({ node, service, outcome }, n);
+      },
+    });
+    this.latency = new SeriesHistogram('hopscope_service_latency_seconds', 'Time from the first hop to the last of a traced packet addressed to a Service (or answering for it); both nodes for a stitched trace.', ['node', 'service'], LATENCY_BUCKETS, registry);
+  }
+
+  /** A completed trace: counted only when it names a Service. */
+  record(t: Trace): void {
+    const ref = t.service;
+    if (!ref) return;
+    const service = `${ref.namespace}/${ref.name}`;
+    let s = this.byService.get(service);
+    if (!s) this.byService.set(service, (s = { counts: new Map(), latency: this.latency.series({ node: this.node, service }) }));
+    s.counts.set(t.outcome, (s.counts.get(t.outcome) ?? 0) + 1);
+    if (t.outcome !== 'forwarded' && t.outcome !== 'in-flight') s.latency.observe(t.latency_ns / 1e9);
+  }
+}
