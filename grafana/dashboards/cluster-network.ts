@@ -300,7 +300,7 @@ export function clusterNetworkDashboard(): Dashboard {
         id: 17,
         title: 'Service packets by outcome',
         description:
-          'Traced packets per second addressed to each Kubernetes Service (or answering for it, through the node\'s NAT), by final outcome (hopscope_service_packets_total; the client node\'s forwarded halves left out, their stitched traces counted at the backend\'s node). Traced packets: SYN, FIN, RST and ICMP always, other packets as sampled.',
+          'Traced packets per second addressed to each Kubernetes Service (or answering for it, through the node\'s NAT), by final outcome (hopscope_service_packets_total; the client node\'s forwarded halves left out, their stitched traces counted at the backend\'s node; agents without peer links see cross-node Service traffic only as forwarded). Traced packets: SYN, FIN, RST and ICMP always, other packets as sampled.',
         unit: 'pps',
         w: 12,
         h: 6,

@@ -33,6 +33,8 @@ interface Tally {
 
 interface Seen {
   readonly key: string;
+  /** The bpftrace that held the program. */
+  readonly pid: number;
   readonly runs: number;
   readonly ns: number;
 }
@@ -41,55 +43,61 @@ interface Seen {
 export class BpfCostTally {
   private readonly carried = new Map<string, Tally>();
   private lastSeen = new Map<number, Seen>();
+  private inflight: Promise<Tally[]> | undefined;
 
   constructor(
     private readonly hosts: () => readonly ProgramHost[],
     private readonly deps: BpfCostDeps = { readPrograms: (pid) => readBpfPrograms(pid), names: new ProgramNames(), statsEnabled: () => bpfStatsEnabled() },
   ) {}
 
-  async totals(): Promise<Tally[]> {
-    const live: { host: ProgramHost; stat: BpfProgramStat }[] = [];
-    for (const host of this.hosts()) {
+  /** The totals now; calls while one is being read (a scrape collects several series at once) share it. */
+  totals(): Promise<Tally[]> {
+    return (this.inflight ??= this.read().finally(() => (this.inflight = undefined)));
+  }
+
+  private async read(): Promise<Tally[]> {
+    const hosts = this.hosts();
+    const running = new Set<number>();
+    const live: { host: ProgramHost; pid: number; stat: BpfProgramStat }[] = [];
+    for (const host of hosts) {
       if (host.pid === undefined) continue;
-      for (const stat of this.deps.readPrograms(host.pid)) if (stat.type === PROG_TYPE_TRACEPOINT) live.push({ host, stat });
+      running.add(host.pid);
+      for (const stat of this.deps.readPrograms(host.pid)) if (stat.type === PROG_TYPE_TRACEPOINT) live.push({ host, pid: host.pid, stat });
     }
     await this.deps.names.refresh(live.map((l) => l.stat.id));
     const now = new Map<number, Seen>();
-    const totals = new Map<string, Tally>();
-    const slot = (map: Map<string, Tally>, key: string, probe: string, tracepoint: string) => {
-      let t = map.get(key);
-      if (!t) map.set(key, (t = { probe, tracepoint, runs: 0, ns: 0 }));
-      return t;
-    };
-    for (const { host, stat } of live) {
+    for (const { host, pid, stat } of live) {
       const name = this.deps.names.name(stat.id);
       const tracepoint = (name !== undefined && tracepointForProgram(name, host.tracepoints)) || 'unknown';
-      const key = `${host.probe}\u0000${tracepoint}`;
-      now.set(stat.id, { key, runs: stat.runs, ns: stat.runNs });
-      const t = slot(totals, key, host.probe, tracepoint);
-      t.runs += stat.runs;
-      t.ns += stat.runNs;
+      now.set(stat.id, { key: `${host.probe}\u0000${tracepoint}`, pid, runs: stat.runs, ns: stat.runNs });
     }
-    // programs gone since the last look (their bpftrace restarted or stopped): keep what they had counted
     for (const [id, seen] of this.lastSeen) {
       if (now.has(id)) continue;
-      const [probe, tracepoint] = seen.key.split('\u0000') as [string, string];
-      const c = slot(this.carried, seen.key, probe, tracepoint);
-      c.runs += seen.runs;
-      c.ns += seen.ns;
+      // its bpftrace still runs: this read missed the program (a /proc read failed), its counts stand as they were
+      if (running.has(seen.pid)) now.set(id, seen);
+      // its bpftrace is gone (restarted under a new PID, or stopped): the program counts no more, keep its last counts
+      else add(this.carried, seen.key, seen.runs, seen.ns);
     }
     this.lastSeen = now;
-    for (const [key, c] of this.carried) {
-      const t = slot(totals, key, c.probe, c.tracepoint);
-      t.runs += c.runs;
-      t.ns += c.ns;
-    }
+    const totals = new Map<string, Tally>();
+    for (const seen of now.values()) add(totals, seen.key, seen.runs, seen.ns);
+    for (const [key, c] of this.carried) add(totals, key, c.runs, c.ns);
     return [...totals.values()];
   }
 
   statsEnabled(): boolean | undefined {
     return this.deps.statsEnabled();
   }
+}
+
+function add(map: Map<string, Tally>, key: string, runs: number, ns: number): void {
+  let t = map.get(key);
+  if (!t) {
+    const [probe, tracepoint] = key.split('\u0000') as [string, string];
+    map.set(key, (t = { probe, tracepoint, runs: 0, ns: 0 }));
+  }
+  t.runs += runs;
+  t.ns += ns;
 }
 
 export function registerBpfCostMetrics(registry: Registry, tally: BpfCostTally): void {
@@ -99,8 +107,9 @@ export function registerBpfCostMetrics(registry: Registry, tally: BpfCostTally):
     help: 'Whether the kernel accounts BPF run time now (kernel.bpf_stats_enabled); hopscope_bpf_* stay flat while it is 0.',
     registers,
     collect() {
+      // NaN when the sysctl cannot be read, rather than a stale or default 0
       const on = tally.statsEnabled();
-      if (on !== undefined) this.set(on ? 1 : 0);
+      this.set(on === undefined ? NaN : on ? 1 : 0);
     },
   });
   new Counter({

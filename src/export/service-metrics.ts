@@ -2,11 +2,14 @@
  * @module Per-Service series: the traced packets addressed to (or answering for) each Kubernetes Service, by
  * outcome, and their latency, so a dashboard or an alert can follow one Service through the node's NAT
  * (`hopscope_service_packets_total`, `hopscope_service_latency_seconds`). The `service` label is
- * NAMESPACE/NAME: bounded by the cluster's Services, like `node`; no IP or port labels.
+ * NAMESPACE/NAME, one series set per Service this agent has traced since it started (a deleted Service's
+ * series stay until the agent restarts); no IP or port labels.
  *
  * Each agent counts the traces it reports. A request leaving the client's node is counted there as
  * `forwarded` and, with peer links, again at the backend's node, stitched, with its final outcome: for
- * end-to-end figures take `outcome!="forwarded"`. The latency of a stitched trace spans both nodes.
+ * end-to-end figures take `outcome!="forwarded"`. The latency of a stitched trace spans both nodes. Without
+ * peer links the backend's node cannot tell its half went to a Service (the NAT happened on the client's
+ * node), so cross-node Service traffic then shows only as `forwarded`.
  */
 import { Counter, type Registry } from 'prom-client';
 import type { Outcome, Trace } from '../trace/trace.js';

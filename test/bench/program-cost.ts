@@ -44,6 +44,7 @@ export async function loadedProgramIds(): Promise<Set<number>> {
  */
 export async function measurePrograms<T>(before: ReadonlySet<number>, traffic: () => Promise<T>): Promise<{ result: T; programs: ProgramRuns[] }> {
   const previous = readFileSync(STATS_SYSCTL, 'utf8').trim();
+  statsBefore ??= previous;
   writeFileSync(STATS_SYSCTL, '1');
   try {
     const start = new Map((await programs()).map((p) => [p.id, p]));
@@ -60,6 +61,14 @@ export async function measurePrograms<T>(before: ReadonlySet<number>, traffic: (
   } finally {
     writeFileSync(STATS_SYSCTL, previous);
   }
+}
+
+/** The sysctl's value before the bench first switched it on; put back by restoreBpfStats. */
+let statsBefore: string | undefined;
+
+/** Puts kernel.bpf_stats_enabled back as it was before the bench (also on Ctrl-C, which skips `finally`). */
+export function restoreBpfStats(): void {
+  if (statsBefore !== undefined) writeFileSync(STATS_SYSCTL, statsBefore);
 }
 
 /** Programs of the same name (one per agent, or several tracepoints cut to one name) summed. */

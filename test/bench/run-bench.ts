@@ -20,7 +20,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import type { LabPlan } from '../../src/lab/lab-plan.js';
-import { byName, loadedProgramIds, measurePrograms, type ProgramRuns } from './program-cost.js';
+import { byName, loadedProgramIds, measurePrograms, restoreBpfStats, type ProgramRuns } from './program-cost.js';
 import { cpuSeconds, eventCounts, foreignBpftrace, iperf, sleep, waitQuiet, startAgent, startFloor, startIperfServer, stopAll, stopChild, streamDelay, type Agent, type DelayResult, type IperfResult } from './lab-arms.js';
 
 const PREFIX = 'hbench';
@@ -288,8 +288,8 @@ function summaryRows(r: Results): string[][] {
       met(p.udp.median >= 0.8),
     ]);
     rows.push(['UDP 64 B packet rate, floor / none', '(breakdown)', ratioText(p.floorUdp), '-']);
-    rows.push(['TCP throughput, one agent per kernel / none', '(production layout)', ratioText(p.oneTcp), p.oneTcp.median >= 0.95 ? 'met' : 'NOT met']);
-    rows.push(['UDP 64 B packet rate, one agent per kernel / none', '(production layout)', ratioText(p.oneUdp), p.oneUdp.median >= 0.8 ? 'met' : 'NOT met']);
+    rows.push(['TCP throughput, one agent per kernel (a real node\'s layout) / none', '>= 0.95', ratioText(p.oneTcp), met(p.oneTcp.median >= 0.95)]);
+    rows.push(['UDP 64 B packet rate, one agent per kernel (a real node\'s layout) / none', '>= 0.80', ratioText(p.oneUdp), met(p.oneUdp.median >= 0.8)]);
     rows.push([
       'agents during the runs',
       '(breakdown)',
@@ -438,6 +438,7 @@ let cleaning = false;
 const cleanupAndExit = (code: number) => {
   if (cleaning) return;
   cleaning = true;
+  restoreBpfStats();
   void stopAll()
     .then(() => labDown(PREFIX, INVENTORY))
     .catch(() => undefined)

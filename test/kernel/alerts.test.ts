@@ -93,10 +93,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // the kernel's BPF run-time accounting on, so that the cost panel (hopscope_bpf_*) has numbers to show; it is
 // global, and put back as it was
 const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
-const bpfStatsBefore = readFileSync(BPF_STATS, 'utf8').trim();
-writeFileSync(BPF_STATS, '1');
+let bpfStatsBefore: string | undefined;
+beforeAll(() => {
+  bpfStatsBefore = readFileSync(BPF_STATS, 'utf8').trim();
+  writeFileSync(BPF_STATS, '1');
+});
 afterAll(() => {
-  writeFileSync(BPF_STATS, bpfStatsBefore);
+  if (bpfStatsBefore !== undefined) writeFileSync(BPF_STATS, bpfStatsBefore);
   rmSync(tmp, { recursive: true, force: true });
 });
 

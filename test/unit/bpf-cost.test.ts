@@ -64,7 +64,7 @@ describe('hopscope_bpf_* from the probe groups\' programs', () => {
     let pid: number | undefined = 100;
     const tally = new BpfCostTally(() => [{ ...hops, pid }], {
       readPrograms: () => programs,
-      names: new ProgramNames(async (id) => names.get(id)),
+      names: new ProgramNames(async () => names),
       statsEnabled: () => true,
     });
     const registry = new Registry();
@@ -90,12 +90,66 @@ describe('hopscope_bpf_* from the probe groups\' programs', () => {
     expect(await value('hopscope_bpf_runs_total', 'net:netif_receive_skb')).toBe(157);
   });
 
+  it('a read that misses programs of a bpftrace still running (a failed /proc read) neither drops nor doubles their counts', async () => {
+    let programs = [prog(1, 100, 40_000)];
+    const tally = new BpfCostTally(() => [hops], { readPrograms: () => programs, names: new ProgramNames(async () => names), statsEnabled: () => true });
+    const runs = async () => (await tally.totals()).find((t) => t.tracepoint === 'net:netif_receive_skb')?.runs;
+    expect(await runs()).toBe(100);
+    programs = [];
+    expect(await runs()).toBe(100);
+    programs = [prog(1, 120, 50_000)];
+    expect(await runs()).toBe(120);
+  });
+
+  it('series collected together in one scrape share one read of the programs', async () => {
+    let reads = 0;
+    let lists = 0;
+    const tally = new BpfCostTally(() => [hops], {
+      readPrograms: () => (reads++, [prog(1, 100, 40_000)]),
+      names: new ProgramNames(async () => (lists++, names)),
+      statsEnabled: () => true,
+    });
+    const registry = new Registry();
+    registerBpfCostMetrics(registry, tally);
+    await registry.metrics();
+    expect(reads).toBe(1);
+    expect(lists).toBe(1);
+    await registry.metrics();
+    expect(reads).toBe(2);
+    expect(lists).toBe(1); // named once
+  });
+
+  it('a name bpftool could not give is asked for again after a minute, not on every scrape', async () => {
+    let now = 0;
+    let listing: ReadonlyMap<number, string> = new Map();
+    let lists = 0;
+    const n = new ProgramNames(async () => (lists++, listing), () => now);
+    await n.refresh([1]);
+    expect(n.name(1)).toBeUndefined();
+    now = 30_000;
+    await n.refresh([1]);
+    expect(lists).toBe(1);
+    listing = names;
+    now = 61_000;
+    await n.refresh([1]);
+    expect([lists, n.name(1)]).toEqual([2, 'netif_receive_s']);
+  });
+
   it('a program whose name cannot be looked up (no bpftool) counts under tracepoint "unknown"', async () => {
-    const tally = new BpfCostTally(() => [hops], { readPrograms: () => [prog(8, 5, 500)], names: new ProgramNames(async () => undefined), statsEnabled: () => false });
+    const tally = new BpfCostTally(() => [hops], { readPrograms: () => [prog(8, 5, 500)], names: new ProgramNames(async () => new Map()), statsEnabled: () => false });
     const registry = new Registry();
     registerBpfCostMetrics(registry, tally);
     const text = await registry.metrics();
     expect(sampleValue(text, 'hopscope_bpf_runs_total', { probe: 'hops', tracepoint: 'unknown' })).toBe(5);
     expect(sampleValue(text, 'hopscope_bpf_stats_enabled', {})).toBe(0);
+  });
+
+  it('hopscope_bpf_stats_enabled is NaN when the sysctl cannot be read (not a stale or default 0)', async () => {
+    let on: boolean | undefined = true;
+    const registry = new Registry();
+    registerBpfCostMetrics(registry, new BpfCostTally(() => [], { readPrograms: () => [], names: new ProgramNames(async () => new Map()), statsEnabled: () => on }));
+    expect(sampleValue(await registry.metrics(), 'hopscope_bpf_stats_enabled', {})).toBe(1);
+    on = undefined;
+    expect(sampleValue(await registry.metrics(), 'hopscope_bpf_stats_enabled', {})).toBeNaN();
   });
 });

@@ -411,7 +411,7 @@ describe('NodeCounters: in-kernel frame counters', () => {
 
   it('ignores other maps and lines without two keys', () => {
     const { counters } = node1();
-    counters.onCounter(counter('bridge_in_skb', N.node1, 4, 10));
+    counters.onCounter(counter('bridge_in', N.node1, 4, 10));
     counters.onCounter({ type: 'counter', name: 'bridged', keys: [N.node1], value: 10 });
     counters.onCounter({ type: 'counter', name: 'bridged', keys: [], value: 10 });
     expect(counters.frames).toEqual({ bridged: 0, toHost: 0, unknownUnicast: 0 });

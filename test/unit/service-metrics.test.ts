@@ -18,6 +18,7 @@ describe('per-Service series', () => {
     m.record(stitched);
     m.record(sameNode({ service: echo, outcome: 'dropped' }));
     m.record(sameNode());
+    m.record(sameNode({ service: echo, outcome: 'in-flight' }));
     const text = await registry.metrics();
     const v = (name: string, labels: Record<string, string>) => sampleValue(text, name, labels);
     expect(v('hopscope_service_packets_total', { node: 'node-2', service: 'default/web', outcome: 'forwarded' })).toBe(1);
@@ -26,7 +27,9 @@ describe('per-Service series', () => {
     // the forwarded half is not timed: its latency ends at the uplink
     expect(v('hopscope_service_latency_seconds_count', { node: 'node-2', service: 'default/web' })).toBe(2);
     expect(v('hopscope_service_latency_seconds_sum', { node: 'node-2', service: 'default/web' })).toBeCloseTo((2 * stitched.latency_ns) / 1e9, 12);
+    // nor is one still in flight
+    expect(v('hopscope_service_packets_total', { node: 'node-2', service: 'shop/echo', outcome: 'in-flight' })).toBe(1);
     expect(v('hopscope_service_latency_seconds_count', { node: 'node-2', service: 'shop/echo' })).toBe(1);
-    expect(text.match(/^hopscope_service_packets_total\{/gm)).toHaveLength(3);
+    expect(text.match(/^hopscope_service_packets_total\{/gm)).toHaveLength(4);
   });
 });

@@ -35,6 +35,9 @@ describe('trace on demand: the commands the hops probe gets', () => {
     const { f, sent } = focus();
     expect(f.request(owner, { ip: '10.244.2.11', ips: ['10.244.2.11', 'fd00:10:244:2::11'] }, 5)).toMatchObject({ granted: { ip: '10.244.2.11', ips: ['10.244.2.11', 'fd00:10:244:2::11'] } });
     expect(sent.filter((c) => c.cmd === 1)).toEqual([{ cmd: 1, data: rawAddress('10.244.2.11') >>> 16 }, { cmd: 1, sub: 1, data: 0 }]);
+    // the previous widening cleared and the port set before anything is armed
+    expect(sent.slice(0, 2)).toEqual([{ cmd: 3, data: 0 }, { cmd: 2, data: 0 }]);
+    expect(sent.findIndex((c) => c.sub === 1 && c.cmd === 0)).toBeGreaterThan(sent.findIndex((c) => c.cmd === 1 && c.sub === undefined));
   });
 
   it('refuses what is no address, and two of one family', () => {
