@@ -76,6 +76,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   console.log(`  filters: ?path=same-node|cross-node|same-pod|unrouted  &pod=default/pod-1-1  &min_latency=100us${services ? '  &service=default/web' : ''}`);
   console.log(`  live web view: ${urls.map((u) => `${u}/`).join('   ')}`);
   console.log(`  metrics:       ${urls.map((u) => `${u}/metrics`).join('   ')}`);
+  console.log('  its own cost:  hopscope_bpf_run_seconds_total in /metrics (after `sysctl -w kernel.bpf_stats_enabled=1`)');
   console.log(`  live CLI:      npx hopscope watch ${urls.map((u) => `--agent ${u}`).join(' ')}`);
   console.log('Ctrl-C stops everything.\n');
   const printed = new Set<string>();
