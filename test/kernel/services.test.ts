@@ -63,10 +63,15 @@ describe('a pod on node-1 reaching the Service web (backends on node-2)', () => 
 
   it('the SYN is one stitched trace naming the Service and the backend, the DNAT between veth:ingress and bridge:ingress', async () => {
     await connect(`${PREFIX}n1p1`, '10.96.0.10', CLIENT_PORT);
-    // a retried connect leaves older SYNs (maybe to the other backend) in the ring: let the last one be stitched,
-    // then take the newest
-    await new Promise((r) => setTimeout(r, 500));
-    syn = await waitForTrace(a2!.url, (t) => t.src.port === CLIENT_PORT && t.packet.tcp_flags === 'SYN' && t.hops.length === 8, 'the stitched SYN');
+    // a retried connect leaves older SYNs (maybe to the other backend): wait until node-2 has stitched every SYN
+    // node-1 sent, then take the newest (the one that connected)
+    const isSyn = (t: Trace) => t.src.port === CLIENT_PORT && t.packet.tcp_flags === 'SYN';
+    syn = await waitFor(async () => {
+      const sent = (await traces(a1!.url)).filter((t) => isSyn(t) && t.outcome === 'forwarded').length;
+      const stitched = (await traces(a2!.url)).filter((t) => isSyn(t) && t.hops.length === 8);
+      if (sent === 0 || stitched.length < sent) return undefined;
+      return stitched.reduce((a, b) => (BigInt(a.hops[0]!.t) >= BigInt(b.hops[0]!.t) ? a : b));
+    }, 10_000, 'every SYN of the connection stitched by node-2');
     const backend = syn.dst.pod === 'pod-2-1' ? 'veth2p1' : 'veth2p2';
     expect(['pod-2-1', 'pod-2-2']).toContain(syn.dst.pod);
     expect(seq(syn)).toEqual([
