@@ -5,7 +5,7 @@
  * their clock offset (see clock-offset.ts); packets that left here only teach the offset. Without a peer,
  * the round trip seen at this node's uplink (ICMP echo, TCP handshake) gives a coarser estimate.
  */
-import { nsBetween, packetKey } from '../trace/packet-key.js';
+import { hasPacketKey, nsBetween, packetKey } from '../trace/packet-key.js';
 import type { CrossNodeTiming, Hop, Trace } from '../trace/trace.js';
 import type { ClockOffsetEstimator } from './clock-offset.js';
 
@@ -72,21 +72,22 @@ export class CrossNodeJoiner {
       this.o.emit(t);
       return;
     }
-    const key = role ? packetKey(t) : undefined;
-    if (!key || !role) {
+    if (!role || !hasPacketKey(t)) {
       this.o.emit(t);
       return;
     }
-    const now = this.now();
-    const early = this.peerSent.get(key);
-    if (early) {
+    const from = t.src.node;
+    const wait = from !== undefined && from !== this.o.node && this.o.peerConnected(from);
+    // the key only matters when a peer's half came first or may still come
+    const key = wait || this.peerSent.size > 0 ? (packetKey(t) as string) : undefined;
+    const early = key === undefined ? undefined : this.peerSent.get(key);
+    if (key !== undefined && early) {
       this.peerSent.delete(key);
       this.o.emit(this.stitch(early.peer, early.trace, t));
       return;
     }
-    const from = t.src.node;
-    if (from !== undefined && from !== this.o.node && this.o.peerConnected(from)) {
-      put(this.arriving, key, { trace: t, atMs: now });
+    if (key !== undefined && wait) {
+      put(this.arriving, key, { trace: t, atMs: this.now() });
       return;
     }
     this.o.emit(this.withRoundTrip(t));
