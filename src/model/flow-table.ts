@@ -50,8 +50,49 @@ class FlowEntry {
     public latencyMax: number,
     public latencyLast: number,
     readonly firstSeen: string,
-    public lastSeen: string,
-  ) {}
+    seen: string,
+  ) {
+    this.see(seen);
+  }
+
+  /**
+   * The last hop's wall time of the latest trace, kept as two integers when it is a plain decimal of 10 to 19
+   * digits (the usual), else as the text: a text per packet kept here outlived the young generation and was
+   * copied twice, once per packet, where numbers are written in place.
+   */
+  lastHigh = 0;
+  lastLow = 0;
+  lastText: string | undefined = undefined;
+
+  see(t: string): void {
+    const n = t.length;
+    if (n >= 10 && n <= 19 && t.charCodeAt(0) !== 48) {
+      let high = 0;
+      let low = 0;
+      let i = 0;
+      for (; i < n - 9; i++) {
+        const d = t.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        high = high * 10 + d;
+      }
+      for (; i < n; i++) {
+        const d = t.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        low = low * 10 + d;
+      }
+      if (i === n) {
+        this.lastHigh = high;
+        this.lastLow = low;
+        this.lastText = undefined;
+        return;
+      }
+    }
+    this.lastText = t;
+  }
+
+  get lastSeen(): string {
+    return this.lastText ?? String(this.lastHigh) + String(this.lastLow).padStart(9, '0');
+  }
 }
 
 export class FlowTable {
@@ -89,7 +130,7 @@ export class FlowTable {
       f.hopSequence = sequence;
       if (t.latency_ns < f.latencyMin) f.latencyMin = t.latency_ns;
       if (t.latency_ns > f.latencyMax) f.latencyMax = t.latency_ns;
-      f.lastSeen = seen;
+      f.see(seen);
     } else {
       if (this.count >= this.capacity) this.evictOldest();
       f = new FlowEntry(hash, sport, dport, src, dst, t.protocol, t.path, sequence, t.latency_ns, t.latency_ns, 0, hops[0]?.t ?? seen, seen);

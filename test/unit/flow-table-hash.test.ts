@@ -102,6 +102,21 @@ describe.each(CASES)('flow table by hash: %s', (_name, make) => {
   }
 });
 
+describe('flow table last_seen', () => {
+  it('gives back the last hop\'s time text exactly, whatever its form', () => {
+    const table = new FlowTable();
+    const at = (t: string): Trace => ({
+      id: `t-${t}`, node: 'node-1', src: { ip: '10.0.0.1' }, dst: { ip: '10.0.0.2' }, protocol: 'ICMP', path: 'same-node',
+      hops: [{ node: 'node-1', interface: 'eth0', kind: 'pod', direction: 'egress', t, delta_ns: 0 }], outcome: 'delivered', latency_ns: 0, packet: { ip_id: 1, length: 84 },
+    });
+    for (const t of ['1700000604488766385', '1700000604000000005', '9999999999999999999', '1000000000', '123456789', '0', '0123456789012', '17000006044887663851', '170000060448876638x', '1700000604 88766385', '']) {
+      table.record(at(t));
+      expect(table.list(1)[0]?.last_seen).toBe(t);
+    }
+    expect(table.list(1)[0]?.first_seen).toBe('1700000604488766385');
+  });
+});
+
 describe('flow table hash collisions', () => {
   // found by search: two 5-tuples with one hash
   const a = ['TCP', '10.0.66.7', 30074, '10.244.2.122', 197] as const;
