@@ -20,6 +20,7 @@ import { routeMissReason } from '../model/node-counters.js';
 import { small } from '../decode/decode-line.js';
 import { classifyPath } from './classify-path.js';
 import { WallTimes } from './wall-times.js';
+import { keptKey, skbKey, type SkbKey } from './skb-key.js';
 import { pack, reportPacked, type PackedTrace } from './packed-trace.js';
 import { protocolName, tcpFlagNames, type Endpoint, type Hop, type NatKind, type Outcome, type PacketIdentity, type ServiceRef, type Trace } from './trace.js';
 
@@ -177,7 +178,8 @@ class OpenTrace implements PacketFields {
 
 export class TraceAssembler {
   readonly stats: AssemblerStats = { hopsAccepted: 0, hopsIgnored: 0, dropsJoined: 0, dropsUnjoined: 0, tracesEmitted: 0, tracesEvicted: 0, hopsRewritten: 0 };
-  private readonly open = new Map<string, OpenTrace>();
+  /** By skb address (skb-key.ts). */
+  private readonly open = new Map<SkbKey, OpenTrace>();
   /** Closed traces for reuse (bounded). */
   private readonly free: OpenTrace[] = [];
   /** Drops that arrived before any hop of their packet, by skb address. */
@@ -211,7 +213,8 @@ export class TraceAssembler {
       return;
     }
     this.stats.hopsAccepted++;
-    let t = this.open.get(e.skb);
+    const key = skbKey(e.skb);
+    let t = this.open.get(key);
     let rewritten = false;
     if (t && !sameIdentity(t, e)) {
       // after the packet's last hop here, another packet in the same skb is a new trace, rewritten or not
@@ -220,7 +223,7 @@ export class TraceAssembler {
         rewritten = true;
         this.stats.hopsRewritten++;
       } else {
-        this.close(e.skb, t);
+        this.close(key, t);
         t = undefined;
       }
     }
@@ -228,8 +231,7 @@ export class TraceAssembler {
       if (this.open.size >= this.maxOpen) this.evictOldest();
       t = this.free.pop() ?? new OpenTrace();
       t.begin(e, c.kind);
-      // a copy of the address: the decoder's is a view of the line, which the key would keep alive
-      this.open.set((' ' + e.skb).slice(1), t);
+      this.open.set(keptKey(key), t);
     } else {
       t.addHop(e, c.kind, rewritten);
       if (e.monoNs > t.lastMonoNs) t.lastMonoNs = e.monoNs;
@@ -249,7 +251,7 @@ export class TraceAssembler {
   }
 
   onDrop(e: DropEvent): void {
-    const t = this.open.get(e.skb);
+    const t = this.open.get(skbKey(e.skb));
     if (t && dropBelongs(t, e)) {
       this.attachDrop(t, e);
       return;
@@ -308,7 +310,7 @@ export class TraceAssembler {
     this.close(oldest.value[0], oldest.value[1]);
   }
 
-  private close(skb: string, t: OpenTrace): void {
+  private close(skb: SkbKey, t: OpenTrace): void {
     this.open.delete(skb);
     this.stats.tracesEmitted++;
     this.packed = undefined;
