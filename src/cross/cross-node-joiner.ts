@@ -58,6 +58,10 @@ export class CrossNodeJoiner {
   /** A trace this node's assembler completed. */
   onLocal(t: Trace): void {
     const role = roleOf(t);
+    if (!role || !hasPacketKey(t)) {
+      this.o.emit(t);
+      return;
+    }
     if (role === 'sender') {
       // only a connected peer streams the arriving half that reads `sent` (a destination on no known node: kept)
       const to = t.dst.node;
@@ -69,10 +73,6 @@ export class CrossNodeJoiner {
         if (key) put(this.sent, key, left);
         if (rk) put(this.requests, rk, left);
       }
-      this.o.emit(t);
-      return;
-    }
-    if (!role || !hasPacketKey(t)) {
       this.o.emit(t);
       return;
     }
