@@ -5,7 +5,7 @@
  * their clock offset (see clock-offset.ts); packets that left here only teach the offset. Without a peer,
  * the round trip seen at this node's uplink (ICMP echo, TCP handshake) gives a coarser estimate.
  */
-import { nsBetween, packetKey } from '../trace/packet-key.js';
+import { hasPacketKey, nsBetween, packetKey } from '../trace/packet-key.js';
 import type { CrossNodeTiming, Hop, Trace } from '../trace/trace.js';
 import type { ClockOffsetEstimator } from './clock-offset.js';
 
@@ -26,6 +26,15 @@ interface Held {
   readonly atMs: number;
 }
 
+/**
+ * A departed packet as the joiner remembers it: when it left this node (its last hop's wall time), nothing
+ * more. Keeping the whole trace here kept every sender trace alive for seconds (the maps hold 20,000).
+ */
+interface Departed {
+  readonly leftAt: string | undefined;
+  readonly atMs: number;
+}
+
 const MAX_HELD = 20_000;
 
 export class CrossNodeJoiner {
@@ -35,9 +44,9 @@ export class CrossNodeJoiner {
   /** Sender halves from peers that came before this node's half. */
   private readonly peerSent = new Map<string, Held & { peer: string }>();
   /** This node's departing halves, for the peer's arriving half (offset samples). */
-  private readonly sent = new Map<string, Held>();
+  private readonly sent = new Map<string, Departed>();
   /** This node's departing requests (ICMP echo, TCP SYN), for the round-trip fallback. */
-  private readonly requests = new Map<string, Held>();
+  private readonly requests = new Map<string, Departed>();
   private readonly holdMs: number;
   private readonly now: () => number;
 
@@ -48,29 +57,37 @@ export class CrossNodeJoiner {
 
   /** A trace this node's assembler completed. */
   onLocal(t: Trace): void {
-    const key = packetKey(t);
     const role = roleOf(t);
-    if (!key || !role) {
+    if (!role || !hasPacketKey(t)) {
       this.o.emit(t);
       return;
     }
-    const now = this.now();
     if (role === 'sender') {
-      put(this.sent, key, { trace: t, atMs: now });
+      // only a connected peer streams the arriving half that reads `sent` (a destination on no known node: kept)
+      const to = t.dst.node;
+      const key = to === undefined || to === this.o.node || this.o.peerConnected(to) ? packetKey(t) : undefined;
       const rk = requestKey(t, 'request');
-      if (rk) put(this.requests, rk, { trace: t, atMs: now });
+      if (key || rk) {
+        const now = this.now();
+        const left: Departed = { leftAt: t.hops[t.hops.length - 1]?.t, atMs: now };
+        if (key) put(this.sent, key, left);
+        if (rk) put(this.requests, rk, left);
+      }
       this.o.emit(t);
       return;
     }
-    const early = this.peerSent.get(key);
-    if (early) {
+    const from = t.src.node;
+    const wait = from !== undefined && from !== this.o.node && this.o.peerConnected(from);
+    // the key only matters when a peer's half came first or may still come
+    const key = wait || this.peerSent.size > 0 ? (packetKey(t) as string) : undefined;
+    const early = key === undefined ? undefined : this.peerSent.get(key);
+    if (key !== undefined && early) {
       this.peerSent.delete(key);
       this.o.emit(this.stitch(early.peer, early.trace, t));
       return;
     }
-    const from = t.src.node;
-    if (from !== undefined && from !== this.o.node && this.o.peerConnected(from)) {
-      put(this.arriving, key, { trace: t, atMs: now });
+    if (key !== undefined && wait) {
+      put(this.arriving, key, { trace: t, atMs: this.now() });
       return;
     }
     this.o.emit(this.withRoundTrip(t));
@@ -97,7 +114,7 @@ export class CrossNodeJoiner {
     // the peer's arriving half of a packet that left here: one more offset sample
     const left = this.sent.get(key);
     const arrivedAt = t.hops[ownStart]?.t;
-    const leftAt = left?.trace.hops[left.trace.hops.length - 1]?.t;
+    const leftAt = left?.leftAt;
     if (left && arrivedAt && leftAt) {
       this.sent.delete(key);
       const d = nsBetween(leftAt, arrivedAt);
@@ -114,7 +131,7 @@ export class CrossNodeJoiner {
       this.stats.unmatched++;
       this.o.emit(this.withRoundTrip(h.trace));
     }
-    for (const map of [this.peerSent, this.sent, this.requests] as Map<string, Held>[]) {
+    for (const map of [this.peerSent, this.sent, this.requests] as Map<string, { atMs: number }>[]) {
       for (const [key, h] of map) {
         if (now - h.atMs < this.holdMs * 4) break;
         map.delete(key);
@@ -159,7 +176,7 @@ export class CrossNodeJoiner {
   private withRoundTrip(t: Trace): Trace {
     const rk = requestKey(t, 'reply');
     const req = rk ? this.requests.get(rk) : undefined;
-    const leftAt = req?.trace.hops[req.trace.hops.length - 1]?.t;
+    const leftAt = req?.leftAt;
     const backAt = t.hops[0]?.t;
     const rtt = leftAt && backAt ? nsBetween(leftAt, backAt) : undefined;
     if (!rk || rtt === undefined || rtt < 0 || t.src.node === undefined) return t;

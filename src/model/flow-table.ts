@@ -21,7 +21,8 @@ export interface FlowSummary {
 
 /**
  * One flow as the table keeps it: flat fields (integers where they fit) instead of the nested objects of
- * FlowSummary, which list() builds on demand. The hop sequence is shared between flows (interned).
+ * FlowSummary, which list() builds on demand. The hop sequence is shared between flows (interned). Its key
+ * text is built by list() too: the table finds a flow by a number (flowHash) and compares the 5-tuple.
  */
 class FlowEntry {
   packets = 0;
@@ -34,8 +35,12 @@ class FlowEntry {
   /** Neighbours in recency order (a list through the entries: touching a flow moves it without hashing). */
   prev: FlowEntry | undefined = undefined;
   next: FlowEntry | undefined = undefined;
+  /** The next flow whose 5-tuple has the same hash (a chain from the table's entry for the hash). */
+  sameHash: FlowEntry | undefined = undefined;
   constructor(
-    readonly key: string,
+    readonly hash: number,
+    readonly sport: number,
+    readonly dport: number,
     readonly src: Endpoint,
     readonly dst: Endpoint,
     readonly protocol: string,
@@ -45,12 +50,55 @@ class FlowEntry {
     public latencyMax: number,
     public latencyLast: number,
     readonly firstSeen: string,
-    public lastSeen: string,
-  ) {}
+    seen: string,
+  ) {
+    this.see(seen);
+  }
+
+  /**
+   * The last hop's wall time of the latest trace, kept as two integers when it is a plain decimal of 10 to 19
+   * digits (the usual), else as the text: a text per packet kept here outlived the young generation and was
+   * copied twice, once per packet, where numbers are written in place.
+   */
+  lastHigh = 0;
+  lastLow = 0;
+  lastText: string | undefined = undefined;
+
+  see(t: string): void {
+    const n = t.length;
+    if (n >= 10 && n <= 19 && t.charCodeAt(0) !== 48) {
+      let high = 0;
+      let low = 0;
+      let i = 0;
+      for (; i < n - 9; i++) {
+        const d = t.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        high = high * 10 + d;
+      }
+      for (; i < n; i++) {
+        const d = t.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        low = low * 10 + d;
+      }
+      if (i === n) {
+        this.lastHigh = high;
+        this.lastLow = low;
+        this.lastText = undefined;
+        return;
+      }
+    }
+    this.lastText = t;
+  }
+
+  get lastSeen(): string {
+    return this.lastText ?? String(this.lastHigh) + String(this.lastLow).padStart(9, '0');
+  }
 }
 
 export class FlowTable {
-  private readonly flows = new Map<string, FlowEntry>();
+  /** By flowHash of the 5-tuple: the first flow of that hash (others chained through FlowEntry.sameHash). */
+  private readonly flows = new Map<number, FlowEntry>();
+  private count = 0;
   evicted = 0;
   /** Least and most recently seen flows, the ends of the list through FlowEntry.prev/next. */
   private oldest: FlowEntry | undefined = undefined;
@@ -61,26 +109,34 @@ export class FlowTable {
   }
 
   get size(): number {
-    return this.flows.size;
+    return this.count;
   }
 
   record(t: Trace): void {
-    const key = `${t.protocol} ${t.src.ip}:${t.src.port ?? 0} > ${t.dst.ip}:${t.dst.port ?? 0}`;
+    // the 5-tuple as a number and a comparison (the key text per packet was built, hashed and dropped)
+    const src = t.src;
+    const dst = t.dst;
+    const sport = src.port ?? 0;
+    const dport = dst.port ?? 0;
+    const hash = flowHash(t.protocol, src.ip, sport, dst.ip, dport);
     const hops = t.hops;
     const seen = hops[hops.length - 1]?.t ?? '0';
     const sequence = hopSequence(hops);
-    let f = this.flows.get(key);
+    let f = this.flows.get(hash);
+    while (f !== undefined && !(f.sport === sport && f.dport === dport && f.src.ip === src.ip && f.dst.ip === dst.ip && f.protocol === t.protocol)) f = f.sameHash;
     if (f) {
       this.unlink(f); // appended again below: list order is recency order
       f.path = t.path;
       f.hopSequence = sequence;
       if (t.latency_ns < f.latencyMin) f.latencyMin = t.latency_ns;
       if (t.latency_ns > f.latencyMax) f.latencyMax = t.latency_ns;
-      f.lastSeen = seen;
+      f.see(seen);
     } else {
-      if (this.flows.size >= this.capacity) this.evictOldest();
-      f = new FlowEntry(key, t.src, t.dst, t.protocol, t.path, sequence, t.latency_ns, t.latency_ns, 0, hops[0]?.t ?? seen, seen);
-      this.flows.set(key, f);
+      if (this.count >= this.capacity) this.evictOldest();
+      f = new FlowEntry(hash, sport, dport, src, dst, t.protocol, t.path, sequence, t.latency_ns, t.latency_ns, 0, hops[0]?.t ?? seen, seen);
+      f.sameHash = this.flows.get(hash);
+      this.flows.set(hash, f);
+      this.count++;
     }
     f.packets++;
     switch (t.outcome) {
@@ -139,12 +195,13 @@ export class FlowTable {
    */
   forgetAddress(ip: string): number {
     let removed = 0;
-    for (const [key, f] of this.flows) {
+    for (let f = this.oldest; f !== undefined; ) {
+      const next = f.next;
       if (f.src.ip === ip || f.dst.ip === ip) {
-        this.flows.delete(key);
-        this.unlink(f);
+        this.remove(f);
         removed++;
       }
+      f = next;
     }
     return removed;
   }
@@ -152,11 +209,37 @@ export class FlowTable {
   private evictOldest(): void {
     const oldest = this.oldest;
     if (oldest) {
-      this.flows.delete(oldest.key);
-      this.unlink(oldest);
+      this.remove(oldest);
       this.evicted++;
     }
   }
+
+  /** Out of its hash chain and the recency list. */
+  private remove(f: FlowEntry): void {
+    const head = this.flows.get(f.hash);
+    if (head === f) {
+      if (f.sameHash) this.flows.set(f.hash, f.sameHash);
+      else this.flows.delete(f.hash);
+    } else {
+      let p = head;
+      while (p !== undefined && p.sameHash !== f) p = p.sameHash;
+      if (p) p.sameHash = f.sameHash;
+    }
+    f.sameHash = undefined;
+    this.unlink(f);
+    this.count--;
+  }
+}
+
+/** A 32-bit hash of a directional 5-tuple (FNV-1a over the protocol's and addresses' characters and the ports). */
+export function flowHash(protocol: string, sip: string, sport: number, dip: string, dport: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < protocol.length; i++) h = Math.imul(h ^ protocol.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < sip.length; i++) h = Math.imul(h ^ sip.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (sport & 0xffff) ^ ((sport >>> 16) << 8), 0x01000193);
+  for (let i = 0; i < dip.length; i++) h = Math.imul(h ^ dip.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (dport & 0xffff) ^ ((dport >>> 16) << 8), 0x01000193);
+  return h | 0;
 }
 
 function summaryOf(f: FlowEntry): FlowSummary {
@@ -167,7 +250,7 @@ function summaryOf(f: FlowEntry): FlowSummary {
   if (f.routeMiss) outcomes['route-miss'] = f.routeMiss;
   if (f.inFlight) outcomes['in-flight'] = f.inFlight;
   return {
-    key: f.key,
+    key: `${f.protocol} ${f.src.ip}:${f.sport} > ${f.dst.ip}:${f.dport}`,
     src: f.src,
     dst: f.dst,
     protocol: f.protocol,

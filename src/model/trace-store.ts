@@ -3,19 +3,21 @@
  * traffic.
  */
 import { matchesTrace, type TraceFilter } from '../filter/trace-filter.js';
+import { isPacked, packedOf, unpack, type PackedTrace } from '../trace/packed-trace.js';
 import type { Trace } from '../trace/trace.js';
 
 export class TraceStore {
-  private readonly ring: (Trace | undefined)[];
+  /** A trace the assembler is reporting is kept packed (one object instead of ~18, see packed-trace.ts). */
+  private readonly ring: (Trace | PackedTrace | undefined)[];
   private next = 0;
   private count = 0;
 
   constructor(readonly capacity = 10_000) {
-    this.ring = new Array<Trace | undefined>(capacity);
+    this.ring = new Array<Trace | PackedTrace | undefined>(capacity);
   }
 
   add(trace: Trace): void {
-    this.ring[this.next] = trace;
+    this.ring[this.next] = packedOf(trace) ?? trace;
     this.next = (this.next + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
   }
@@ -28,7 +30,8 @@ export class TraceStore {
   query(filter: TraceFilter): Trace[] {
     const out: Trace[] = [];
     for (let i = 1; i <= this.count && out.length < filter.limit; i++) {
-      const t = this.ring[(this.next - i + this.capacity) % this.capacity] as Trace;
+      const kept = this.ring[(this.next - i + this.capacity) % this.capacity] as Trace | PackedTrace;
+      const t = isPacked(kept) ? unpack(kept) : kept;
       if (matchesTrace(filter, t)) out.push(t);
     }
     return out;

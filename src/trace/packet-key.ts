@@ -6,11 +6,16 @@
  */
 import type { Trace } from './trace.js';
 
+/** Whether the trace carries a packet identity (packetKey gives one). */
+export function hasPacketKey(t: Trace): boolean {
+  const p = t.packet;
+  return !!p && typeof p === 'object' && typeof p.ip_id === 'number' && typeof t.src?.ip === 'string' && typeof t.dst?.ip === 'string';
+}
+
 /** The packet identity both nodes see, or undefined when the trace does not carry one. */
 export function packetKey(t: Trace): string | undefined {
+  if (!hasPacketKey(t)) return undefined;
   const p = t.packet;
-  if (!p || typeof p !== 'object' || typeof p.ip_id !== 'number') return undefined;
-  if (typeof t.src?.ip !== 'string' || typeof t.dst?.ip !== 'string') return undefined;
   // one string built directly (runs for every trace): the fields joined by |
   let key = `${t.src.ip}|${t.dst.ip}|${t.protocol}|${p.ip_id}`;
   if (typeof p.flow_label === 'number') key += `|fl=${p.flow_label}|${t.src.port ?? ''}>${t.dst.port ?? ''}`;

@@ -19,6 +19,9 @@ import type { WallClock } from '../clock/wall-clock.js';
 import { routeMissReason } from '../model/node-counters.js';
 import { small } from '../decode/decode-line.js';
 import { classifyPath } from './classify-path.js';
+import { WallTimes } from './wall-times.js';
+import { keptKey, skbKey, type SkbKey } from './skb-key.js';
+import { pack, reportPacked, type PackedTrace } from './packed-trace.js';
 import { protocolName, tcpFlagNames, type Endpoint, type Hop, type NatKind, type Outcome, type PacketIdentity, type ServiceRef, type Trace } from './trace.js';
 
 export interface AssemblerOptions {
@@ -175,7 +178,8 @@ class OpenTrace implements PacketFields {
 
 export class TraceAssembler {
   readonly stats: AssemblerStats = { hopsAccepted: 0, hopsIgnored: 0, dropsJoined: 0, dropsUnjoined: 0, tracesEmitted: 0, tracesEvicted: 0, hopsRewritten: 0 };
-  private readonly open = new Map<string, OpenTrace>();
+  /** By skb address (skb-key.ts). */
+  private readonly open = new Map<SkbKey, OpenTrace>();
   /** Closed traces for reuse (bounded). */
   private readonly free: OpenTrace[] = [];
   /** Drops that arrived before any hop of their packet, by skb address. */
@@ -188,6 +192,8 @@ export class TraceAssembler {
   private readonly idPrefix: string;
   private readonly endpoints = new EndpointCache();
   private readonly wall = new WallTimes();
+  /** The packed form of the trace build() made last, if it has one (for the trace ring, see packed-trace.ts). */
+  private packed: PackedTrace | undefined = undefined;
 
   constructor(private readonly o: AssemblerOptions) {
     this.timeoutNs = o.timeoutNs ?? 1_000_000_000;
@@ -207,7 +213,8 @@ export class TraceAssembler {
       return;
     }
     this.stats.hopsAccepted++;
-    let t = this.open.get(e.skb);
+    const key = skbKey(e.skb);
+    let t = this.open.get(key);
     let rewritten = false;
     if (t && !sameIdentity(t, e)) {
       // after the packet's last hop here, another packet in the same skb is a new trace, rewritten or not
@@ -216,7 +223,7 @@ export class TraceAssembler {
         rewritten = true;
         this.stats.hopsRewritten++;
       } else {
-        this.close(e.skb, t);
+        this.close(key, t);
         t = undefined;
       }
     }
@@ -224,8 +231,7 @@ export class TraceAssembler {
       if (this.open.size >= this.maxOpen) this.evictOldest();
       t = this.free.pop() ?? new OpenTrace();
       t.begin(e, c.kind);
-      // a copy of the address: the decoder's is a view of the line, which the key would keep alive
-      this.open.set((' ' + e.skb).slice(1), t);
+      this.open.set(keptKey(key), t);
     } else {
       t.addHop(e, c.kind, rewritten);
       if (e.monoNs > t.lastMonoNs) t.lastMonoNs = e.monoNs;
@@ -245,7 +251,7 @@ export class TraceAssembler {
   }
 
   onDrop(e: DropEvent): void {
-    const t = this.open.get(e.skb);
+    const t = this.open.get(skbKey(e.skb));
     if (t && dropBelongs(t, e)) {
       this.attachDrop(t, e);
       return;
@@ -304,13 +310,16 @@ export class TraceAssembler {
     this.close(oldest.value[0], oldest.value[1]);
   }
 
-  private close(skb: string, t: OpenTrace): void {
+  private close(skb: SkbKey, t: OpenTrace): void {
     this.open.delete(skb);
     this.stats.tracesEmitted++;
+    this.packed = undefined;
     const trace = this.build(t);
+    const packed = this.packed;
+    this.packed = undefined;
     t.release();
     if (this.free.length < 1024) this.free.push(t);
-    this.o.onTrace(trace);
+    reportPacked(trace, packed, this.o.onTrace);
   }
 
   private build(t: OpenTrace): Trace {
@@ -336,8 +345,9 @@ export class TraceAssembler {
     if (t.rewrittenCount > 0) return this.buildRewritten(t, hops, fate, firstMono, inventory);
     const path = classifyPath({ hops, outcome, saddr: first.saddr, daddr: first.daddr }, inventory);
     const service = inventory.hasServices ? serviceOf(inventory, first, first) : undefined;
+    const seq = ++this.sequence;
     const trace: Trace = {
-      id: this.idPrefix + (++this.sequence).toString(36),
+      id: this.idPrefix + seq.toString(36),
       node,
       src: this.endpoints.get(inventory, first.saddr, first.srcPort, first.protocol),
       dst: this.endpoints.get(inventory, first.daddr, first.dstPort, first.protocol),
@@ -350,6 +360,8 @@ export class TraceAssembler {
       packet: identityOf(first),
       ...(service ? { service } : {}),
     };
+    const offset = wall.plainOffset;
+    if (offset !== undefined) this.packed = pack(trace, { idPrefix: this.idPrefix, seq, reason: fate.reason, service, offset, firstMono });
     return trace;
   }
 
@@ -528,88 +540,6 @@ function endpoint(inventory: Inventory, ip: string, port: number, ported: boolea
   const node = inventory.nodeOwningIp(ip)?.name;
   if (node !== undefined) return ported ? { ip, port, node } : { ip, node };
   return ported ? { ip, port } : { ip };
-}
-
-/**
- * Wall-clock times of one trace's hops as decimal strings, one conversion per trace and no BigInt per hop.
- * With a clock that states its offset (wallOffsetNs), a time is that offset plus the monotonic time, added
- * as whole seconds and nanoseconds in plain numbers (both exact below 2^53): no BigInt at all while the offset
- * stays the same object. One instance per assembler, set up again for every trace (at()).
- */
-class WallTimes {
-  private offset: bigint | undefined;
-  private offSec = 0;
-  private offNs = 0;
-  private fast = false;
-  private secCache = -1;
-  private secText = '';
-  // the way for any other clock: the first hop's wall time split into its last 9 digits and the rest
-  private base = 0n;
-  private baseMono = 0;
-  private high = '';
-  private low = 0;
-
-  at(clock: WallClock, firstMono: number): this {
-    this.fast = false;
-    if (clock.wallOffsetNs !== undefined && Number.isInteger(firstMono) && firstMono >= 0) {
-      const off = clock.wallOffsetNs();
-      if (off !== this.offset) {
-        this.offset = off;
-        this.offSec = off >= 1_000_000_000n ? Number(off / 1_000_000_000n) : 0;
-        this.offNs = Number(off % 1_000_000_000n);
-        this.secCache = -1;
-      }
-      this.fast = this.offSec > 0;
-      if (this.fast) return this;
-    }
-    this.setBase(clock.toWallNs(firstMono), firstMono);
-    return this;
-  }
-
-  private setBase(base: bigint, baseMono: number): void {
-    this.base = base;
-    this.baseMono = baseMono;
-    const text = base.toString();
-    // the last 9 digits as a number, the rest as text (wall-clock ns since the epoch has 19 digits)
-    this.high = text.length > 9 && base > 0n ? text.slice(0, -9) : '';
-    this.low = this.high === '' ? 0 : Number(text.slice(-9));
-  }
-
-  text(monoNs: number): string {
-    if (this.fast) {
-      if (Number.isInteger(monoNs) && monoNs >= 0) {
-        let monoSec = Math.floor(monoNs / 1e9);
-        let rem = monoNs - monoSec * 1e9;
-        // the division may round across a whole second near 2^53
-        if (rem < 0) {
-          rem += 1e9;
-          monoSec -= 1;
-        } else if (rem >= 1e9) {
-          rem -= 1e9;
-          monoSec += 1;
-        }
-        let ns = this.offNs + rem;
-        let sec = this.offSec + monoSec;
-        if (ns >= 1e9) {
-          ns -= 1e9;
-          sec += 1;
-        }
-        // the seconds change once a second: their text is kept
-        if (sec !== this.secCache) {
-          this.secCache = sec;
-          this.secText = String(sec);
-        }
-        return this.secText + (ns >= 1e8 ? String(ns) : String(ns).padStart(9, '0'));
-      }
-      return ((this.offset as bigint) + BigInt(Math.round(monoNs))).toString();
-    }
-    const d = monoNs - this.baseMono;
-    if (this.high !== '' && Number.isInteger(d)) {
-      const low = this.low + d;
-      if (low >= 0 && low < 1e9) return this.high + String(low).padStart(9, '0');
-    }
-    return (this.base + BigInt(Math.round(d))).toString();
-  }
 }
 
 /** TCP flag names by flags byte, computed once each. */

@@ -110,6 +110,21 @@ describe('CrossNodeJoiner', () => {
     expect(stitched.latency_ns).toBe(30_000 + Number(TRANSIT) + 30_000);
   });
 
+  it('keeps a departed half for an offset sample only while the destination node\'s peer is connected', () => {
+    let peerUp = false;
+    const emitted: Trace[] = [];
+    const j = new CrossNodeJoiner({ node: 'node-2', offsets: new ClockOffsetEstimator(), peerConnected: () => peerUp, emit: (t) => emitted.push(t), holdMs: 500, now: () => 0 });
+    // node-2 -> node-1 leaves while no peer streams node-1's halves: nothing is kept (no packet key either)
+    j.onLocal(reverse(half('node-2', 'sender', T0 + SKEW), 9));
+    peerUp = true;
+    j.onPeer('node-1', reverse(half('node-1', 'receiver', T0 + 30_000n + TRANSIT), 9));
+    j.onPeer('node-1', half('node-1', 'sender', T0));
+    j.onLocal(half('node-2', 'receiver', T0 + 30_000n + TRANSIT + SKEW));
+    // so no outbound sample: the stitched trace says its offset is unknown
+    expect(emitted.find((t) => t.hops.length === 8)?.cross_node).toMatchObject({ method: 'uncorrected' });
+    expect(emitted).toHaveLength(2);
+  });
+
   it('lets an arriving half go alone when the peer\'s half does not come within the window', () => {
     const { j, emitted, advance } = setup();
     j.onLocal(half('node-2', 'receiver', T0));

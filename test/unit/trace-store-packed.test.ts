@@ -1,0 +1,101 @@
+/**
+ * @module The trace ring keeps a trace the assembler reports packed (one object, see packed-trace.ts) and
+ * builds it again when read: what it serves must be byte-identical to the trace the assembler reported, on
+ * the four recorded lab streams (plain, Service NAT, VXLAN overlay, IPv6) and the bench's synthetic stream,
+ * also when the clock's offset changes between traces and when the ring is queried with a filter. A trace
+ * that is not the one being reported (a copy, as the joiner makes) is kept as it is.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { WallClock } from '../../src/clock/wall-clock.js';
+import { decodeLine } from '../../src/decode/decode-line.js';
+import { DropReasons } from '../../src/decode/drop-reasons.js';
+import { parseTraceFilter, type TraceFilter } from '../../src/filter/trace-filter.js';
+import type { Inventory } from '../../src/inventory/inventory.js';
+import { TraceStore } from '../../src/model/trace-store.js';
+import type { NodeScope } from '../../src/scope/node-scope.js';
+import { packedOf } from '../../src/trace/packed-trace.js';
+import { TraceAssembler } from '../../src/trace/trace-assembler.js';
+import type { Trace } from '../../src/trace/trace.js';
+import { recordedInventory, recordedInventory6, recordedScope, recordedVxlanInventory, recordedVxlanScope } from '../fixtures/lab-scope.js';
+import { servicesInventory, servicesScope } from '../fixtures/services-scope.js';
+import { benchInventory, benchScope, makeStream } from '../bench/recorded-stream.js';
+
+const REASONS = new DropReasons(new Map([[2, 'NOT_SPECIFIED'], [3, 'NO_SOCKET'], [58, 'NEIGH_FAILED'], [88, 'IP_INNOROUTES']]));
+
+/** A clock whose offset (a new bigint object) moves by 1.5 s every `every` conversions. */
+function steppingClock(every: number): WallClock {
+  let calls = 0;
+  let offset = 1_700_000_000_123_456_789n;
+  return {
+    wallOffsetNs() {
+      if (++calls % every === 0) offset += 1_500_000_000n;
+      return offset;
+    },
+    toWallNs(m) {
+      return BigInt(m) + offset;
+    },
+    nowMonoNs: () => 0,
+  };
+}
+
+function filter(input: Record<string, unknown>): TraceFilter {
+  const r = parseTraceFilter(input);
+  if (!r.ok) throw new Error(r.error);
+  return r.filter;
+}
+
+/** Feeds `lines` through an assembler whose every trace goes into a ring; returns what was reported, the ring and how many went in packed. */
+function run(lines: readonly string[], scope: NodeScope, inventory: Inventory, node: string, clock: WallClock, copyEvery = 0) {
+  const reported: Trace[] = [];
+  const store = new TraceStore(100_000);
+  let packed = 0;
+  const a = new TraceAssembler({
+    node, scope, inventory: () => inventory, clock, dropReasons: REASONS,
+    onTrace: (t) => {
+      if (packedOf(t)) packed++;
+      // a copy stands for a trace changed on the way (stitched, round trip): not the one being reported
+      const kept = copyEvery > 0 && reported.length % copyEvery === 0 ? { ...t } : t;
+      reported.push(kept);
+      store.add(kept);
+    },
+  });
+  for (const line of lines) {
+    const r = decodeLine(line);
+    if (!r.ok) throw new Error(r.error);
+    if (r.event.type === 'hop') a.onHop(r.event);
+    else if (r.event.type === 'drop') a.onDrop(r.event);
+  }
+  a.flush();
+  return { reported, store, packed };
+}
+
+function recorded(name: string): string[] {
+  return readFileSync(new URL(`../fixtures/recorded/${name}`, import.meta.url), 'utf8').trimEnd().split('\n');
+}
+
+const CASES: [string, () => string[], (n: 1 | 2) => NodeScope, Inventory][] = [
+  ['ICMP lab recording', () => recorded('lab-2x2-icmp.txt'), recordedScope, recordedInventory],
+  ['Service NAT recording', () => recorded('lab-2x2-services.txt'), servicesScope, servicesInventory],
+  ['VXLAN overlay recording', () => recorded('lab-2x2-vxlan-icmp.txt'), recordedVxlanScope, recordedVxlanInventory],
+  ['IPv6 recording', () => recorded('lab-2x2-ipv6.txt'), recordedScope, recordedInventory6],
+  ['bench stream', () => makeStream({ flows: 2_000, packets: 20_000, window: 32 }).text.trimEnd().split('\n'), () => benchScope(), benchInventory],
+];
+
+describe.each(CASES)('packed trace ring: %s', (name, lines, scope, inventory) => {
+  const text = lines();
+  for (const node of name === 'bench stream' ? ([1] as const) : ([1, 2] as const)) {
+    for (const [clockName, every, copyEvery] of [['a fixed offset', 1e9, 0], ['an offset that steps every 7 traces', 7, 0], ['every 5th trace a copy', 1e9, 5]] as const) {
+      it(`node-${node}, ${clockName}: the ring serves exactly the traces reported`, () => {
+        const { reported, store, packed } = run(text, scope(node), inventory, `node-${node}`, steppingClock(every), copyEvery);
+        expect(reported.length).toBeGreaterThan(0);
+        // traces went in packed (a NAT-rewritten one, or one of more than 6 hops, is kept whole): all of the bench's
+        if (name === 'bench stream') expect(packed).toBe(reported.length);
+        else expect(packed).toBeGreaterThan(0);
+        expect(JSON.stringify(store.query(filter({ limit: '10000' })))).toBe(JSON.stringify([...reported].reverse().slice(0, 10_000)));
+        const delivered = filter({ outcome: 'delivered', limit: '50' });
+        expect(JSON.stringify(store.query(delivered))).toBe(JSON.stringify([...reported].reverse().filter((t) => t.outcome === 'delivered').slice(0, 50)));
+      });
+    }
+  }
+});
