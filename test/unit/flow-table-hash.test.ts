@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
-import { decodeLine } from '../../src/decode/decode-line.js';
+import { feedLines } from '../fixtures/feed-lines.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { Inventory } from '../../src/inventory/inventory.js';
 import { FlowTable, flowHash, type FlowSummary } from '../../src/model/flow-table.js';
@@ -24,13 +24,7 @@ const REASONS = new DropReasons(new Map([[2, 'NOT_SPECIFIED'], [3, 'NO_SOCKET'],
 function traces(lines: readonly string[], scope: NodeScope, inventory: Inventory, node: string): Trace[] {
   const out: Trace[] = [];
   const a = new TraceAssembler({ node, scope, inventory: () => inventory, clock: new FixedWallClock(1_700_000_000_000_000_000n), dropReasons: REASONS, onTrace: (t) => out.push(t) });
-  for (const line of lines) {
-    const r = decodeLine(line);
-    if (!r.ok) throw new Error(r.error);
-    if (r.event.type === 'hop') a.onHop(r.event);
-    else if (r.event.type === 'drop') a.onDrop(r.event);
-  }
-  a.flush();
+  feedLines(a, lines);
   return out;
 }
 

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { WallClock } from '../../src/clock/wall-clock.js';
-import { decodeLine } from '../../src/decode/decode-line.js';
+import { feedLines } from '../fixtures/feed-lines.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import { parseTraceFilter, type TraceFilter } from '../../src/filter/trace-filter.js';
 import type { Inventory } from '../../src/inventory/inventory.js';
@@ -60,13 +60,7 @@ function run(lines: readonly string[], scope: NodeScope, inventory: Inventory, n
       store.add(kept);
     },
   });
-  for (const line of lines) {
-    const r = decodeLine(line);
-    if (!r.ok) throw new Error(r.error);
-    if (r.event.type === 'hop') a.onHop(r.event);
-    else if (r.event.type === 'drop') a.onDrop(r.event);
-  }
-  a.flush();
+  feedLines(a, lines);
   return { reported, store, packed };
 }
 
