@@ -5,7 +5,7 @@
  * their clock offset (see clock-offset.ts); packets that left here only teach the offset. Without a peer,
  * the round trip seen at this node's uplink (ICMP echo, TCP handshake) gives a coarser estimate.
  */
-import { hasPacketKey, nsBetween, packetKey } from '../trace/packet-key.js';
+import { crossNodeHalf, hasPacketKey, nsBetween, packetKey } from '../trace/packet-key.js';
 import type { CrossNodeTiming, Hop, Trace } from '../trace/trace.js';
 import type { ClockOffsetEstimator } from './clock-offset.js';
 
@@ -57,7 +57,7 @@ export class CrossNodeJoiner {
 
   /** A trace this node's assembler completed. */
   onLocal(t: Trace): void {
-    const role = roleOf(t);
+    const role = crossNodeHalf(t);
     if (!role || !hasPacketKey(t)) {
       this.o.emit(t);
       return;
@@ -98,7 +98,7 @@ export class CrossNodeJoiner {
     const key = packetKey(t);
     // the peer may already have stitched its arriving half with this node's: its own part starts at its first hop
     const ownStart = t.hops.findIndex((h) => h.node === peer);
-    const role = ownStart > 0 ? roleOf({ ...t, hops: t.hops.slice(ownStart) }) : roleOf(t);
+    const role = ownStart > 0 ? crossNodeHalf({ ...t, hops: t.hops.slice(ownStart) }) : crossNodeHalf(t);
     if (!key || !role || t.node !== peer || ownStart < 0) return;
     const now = this.now();
     if (role === 'sender') {
@@ -184,14 +184,6 @@ export class CrossNodeJoiner {
     this.stats.rtt++;
     return { ...t, cross_node: { method: 'rtt', source_node: t.src.node, destination_node: this.o.node, transit_ns: Math.round(rtt / 2) } };
   }
-}
-
-/** `sender`: left its node by the uplink; `receiver`: entered its node by the uplink (or an overlay device). */
-function roleOf(t: Trace): 'sender' | 'receiver' | undefined {
-  if (t.outcome === 'forwarded') return 'sender';
-  const first = t.hops[0];
-  if (first && (first.kind === 'uplink' || first.kind === 'overlay') && first.direction === 'ingress') return 'receiver';
-  return undefined;
 }
 
 /** Pairs a request with its reply: ICMP echo by id/seq, TCP SYN with SYN|ACK by the reversed 4-tuple. */

@@ -24,6 +24,18 @@ export function packetKey(t: Trace): string | undefined {
   return key;
 }
 
+/**
+ * Which half of a cross-node packet a node's trace is: `sender` if it left its node by the uplink
+ * (`forwarded`), `receiver` if it entered its node by the uplink or an overlay device; undefined otherwise. The
+ * agent's joiner and `watch`'s both pair halves by this and {@link packetKey}.
+ */
+export function crossNodeHalf(t: Pick<Trace, 'outcome' | 'hops'>): 'sender' | 'receiver' | undefined {
+  if (t.outcome === 'forwarded') return 'sender';
+  const first = t.hops[0];
+  if (first && (first.kind === 'uplink' || first.kind === 'overlay') && first.direction === 'ingress') return 'receiver';
+  return undefined;
+}
+
 /** `b - a` for wall-clock nanosecond strings, computed in BigInt; undefined if either is not a number. */
 export function nsBetween(a: string, b: string): number | undefined {
   if (!/^\d{1,25}$/.test(a) || !/^\d{1,25}$/.test(b)) return undefined;

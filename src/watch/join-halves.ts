@@ -8,7 +8,7 @@
  *
  * The joiner is pure: the caller passes the current time and asks for expired halves (see `nextDeadline`).
  */
-import { nsBetween, packetKey } from '../trace/packet-key.js';
+import { crossNodeHalf, nsBetween, packetKey } from '../trace/packet-key.js';
 import type { Hop, Trace } from '../trace/trace.js';
 
 export const DEFAULT_JOIN_WINDOW_MS = 500;
@@ -122,9 +122,8 @@ function oldest(byKey: ReadonlyMap<string, readonly Held[]>): (h: Held) => boole
  */
 export function halfRole(t: Trace): HalfRole | undefined {
   if (!Array.isArray(t.hops) || t.hops.length === 0) return undefined;
-  if (t.outcome === 'forwarded') return 'first';
-  const first = t.hops[0] as Hop;
-  if ((first.kind === 'uplink' || first.kind === 'overlay') && first.direction === 'ingress') return 'second';
+  const half = crossNodeHalf(t);
+  if (half) return half === 'sender' ? 'first' : 'second';
   if (new Set(t.hops.map((h) => h.node)).size > 1) return 'second';
   return undefined;
 }
