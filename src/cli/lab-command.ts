@@ -13,7 +13,7 @@ export const LAB_USAGE = `usage: hopscope lab up|down|status [--prefix P] [--nod
           pod MTU 1450) instead of routing it directly (--overlay none, the default);
           --ipv6 makes it dual-stack: pods also get fd00:10:244:N::(10+j), nodes fd00:192:168:254::N, with routes
           to every node's IPv6 Pod CIDR fd00:10:244:N::/64;
-          --services adds ClusterIP Services (10.96.0.0/16, port 80 -> 8080/TCP) as kube-proxy's nftables mode
+          --services adds ClusterIP Services (10.96.0.0/16, 80 -> 8080/TCP, 53 -> 5353/UDP) as kube-proxy's nftables mode
           does, in every node's namespace: "web" (10.96.0.10, backends: the last node's pods) and "echo-I-J"
           (10.96.I.(10+J), backend: pod-I-J); backends answer once something listens on 8080 in the pod
   down    stop the lab's delay forwarder, remove every namespace of prefix P and its inventory file

@@ -17,6 +17,9 @@ export const MASQ_MARK = 0x4000;
 /** The port every lab Service exposes and the port its backends listen on (the lab's tcp-echo server). */
 export const LAB_SERVICE_PORT = 80;
 export const LAB_TARGET_PORT = 8080;
+/** And a UDP port, as kube-dns has one (53/UDP): the lab's udp-echo server answers on the target port. */
+export const LAB_UDP_SERVICE_PORT = 53;
+export const LAB_UDP_TARGET_PORT = 5353;
 
 export interface LabServicePort {
   readonly port: number;
@@ -40,10 +43,14 @@ interface NodePods {
 
 /**
  * The lab's Services: `web` (10.96.0.10) with every pod of the last node as a backend, and one `echo-I-J` per pod
- * (10.96.I.(10+J), mirroring the pod's address) with that pod as its only backend. All: port 80 -> 8080/TCP.
+ * (10.96.I.(10+J), mirroring the pod's address) with that pod as its only backend. All: port 80 -> 8080/TCP and
+ * 53 -> 5353/UDP.
  */
 export function planServices(nodes: readonly NodePods[], namespace: string): LabService[] {
-  const ports: LabServicePort[] = [{ port: LAB_SERVICE_PORT, targetPort: LAB_TARGET_PORT, protocol: 'TCP' }];
+  const ports: LabServicePort[] = [
+    { port: LAB_SERVICE_PORT, targetPort: LAB_TARGET_PORT, protocol: 'TCP' },
+    { port: LAB_UDP_SERVICE_PORT, targetPort: LAB_UDP_TARGET_PORT, protocol: 'UDP' },
+  ];
   const last = nodes[nodes.length - 1];
   const services: LabService[] = [];
   if (last && last.pods.length > 0) services.push({ namespace, name: 'web', clusterIP: '10.96.0.10', ports, backends: last.pods.map((p) => p.ip) });

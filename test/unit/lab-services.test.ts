@@ -6,7 +6,7 @@ import { planServices, servicesRuleset } from '../../src/lab/lab-services.js';
 describe('lab services', () => {
   const plan = planLab({ prefix: 'hs', nodes: 2, podsPerNode: 2, services: true });
 
-  it('web on the last node\'s pods and one echo Service per pod, all 80 -> 8080/TCP', () => {
+  it('web on the last node\'s pods and one echo Service per pod, all 80 -> 8080/TCP and 53 -> 5353/UDP', () => {
     expect(plan.services.map((s) => [s.name, s.clusterIP, s.backends.join(',')])).toEqual([
       ['web', '10.96.0.10', '10.244.2.11,10.244.2.12'],
       ['echo-1-1', '10.96.1.11', '10.244.1.11'],
@@ -14,7 +14,7 @@ describe('lab services', () => {
       ['echo-2-1', '10.96.2.11', '10.244.2.11'],
       ['echo-2-2', '10.96.2.12', '10.244.2.12'],
     ]);
-    expect(plan.services.every((s) => s.namespace === 'default' && s.ports.length === 1 && s.ports[0]?.port === 80 && s.ports[0].targetPort === 8080)).toBe(true);
+    expect(plan.services.every((s) => s.namespace === 'default' && JSON.stringify(s.ports) === JSON.stringify([{ port: 80, targetPort: 8080, protocol: 'TCP' }, { port: 53, targetPort: 5353, protocol: 'UDP' }]))).toBe(true);
   });
 
   it('without the option: no services, no rules, and node commands as before', () => {
@@ -26,7 +26,7 @@ describe('lab services', () => {
 
   it('the inventory lists the services in the DESIGN.md format and validates', () => {
     const inv = validateInventory(JSON.parse(JSON.stringify(inventoryOf(plan))));
-    expect(inv.services?.[0]).toEqual({ namespace: 'default', name: 'web', clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }], backends: ['10.244.2.11', '10.244.2.12'] });
+    expect(inv.services?.[0]).toEqual({ namespace: 'default', name: 'web', clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }, { port: 53, targetPort: 5353, protocol: 'UDP' }], backends: ['10.244.2.11', '10.244.2.12'] });
   });
 
   it('node commands: hairpin on every pod port and a route for the Service CIDR', () => {
@@ -47,6 +47,8 @@ describe('lab services', () => {
     expect(rs).toContain('    goto endpoint-default-echo-2-1-tcp-80-0');
     expect(rs).toContain('    ip saddr != 10.244.0.0/16 jump mark-for-masquerade');
     expect(rs).toContain('    ip saddr 10.244.2.11 jump mark-for-masquerade\n    meta l4proto tcp dnat to 10.244.2.11:8080');
+    expect(rs).toContain('    ip daddr 10.96.2.11 udp dport 53 goto service-default-echo-2-1-udp-53');
+    expect(rs).toContain('    meta l4proto udp dnat to 10.244.2.11:5353');
     // balanced braces: one table, every chain closed
     expect(rs.split('{').length).toBe(rs.split('}').length);
   });

@@ -11,6 +11,7 @@ import { untilListening } from '../../fixtures/agent-listening.js';
 
 export const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
 export const TCP_ECHO = fileURLToPath(new URL('../../../dist/src/lab/tcp-echo.js', import.meta.url));
+export const UDP_ECHO = fileURLToPath(new URL('../../../dist/src/lab/udp-echo.js', import.meta.url));
 
 export interface TestLab {
   readonly plan: LabPlan;
