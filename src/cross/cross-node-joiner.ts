@@ -12,7 +12,11 @@ import type { ClockOffsetEstimator } from './clock-offset.js';
 export interface CrossNodeJoinerOptions {
   readonly node: string;
   readonly offsets: ClockOffsetEstimator;
-  /** Whether a peer agent for this node name is streaming to us (worth waiting for its half). */
+  /**
+   * Whether a peer agent for this node name is streaming to us: worth waiting for its half, and worth keeping a
+   * departed packet's time for (only its stream brings the arriving half that reads it; a link that comes up
+   * in the moment between the two costs one clock-offset sample).
+   */
   readonly peerConnected: (node: string) => boolean;
   /** Every trace this node reports, stitched or not, exactly once. */
   readonly emit: (t: Trace) => void;

@@ -104,7 +104,11 @@ export class FlowTable {
   private oldest: FlowEntry | undefined = undefined;
   private newest: FlowEntry | undefined = undefined;
 
-  constructor(readonly capacity = 65_536) {
+  /** `hash`: the 5-tuple hash, replaceable so that a test can make every flow collide. */
+  constructor(
+    readonly capacity = 65_536,
+    private readonly hash: typeof flowHash = flowHash,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
   }
 
@@ -118,7 +122,7 @@ export class FlowTable {
     const dst = t.dst;
     const sport = src.port ?? 0;
     const dport = dst.port ?? 0;
-    const hash = flowHash(t.protocol, src.ip, sport, dst.ip, dport);
+    const hash = this.hash(t.protocol, src.ip, sport, dst.ip, dport);
     const hops = t.hops;
     const seen = hops[hops.length - 1]?.t ?? '0';
     const sequence = hopSequence(hops);
@@ -236,9 +240,9 @@ export function flowHash(protocol: string, sip: string, sport: number, dip: stri
   let h = 0x811c9dc5;
   for (let i = 0; i < protocol.length; i++) h = Math.imul(h ^ protocol.charCodeAt(i), 0x01000193);
   for (let i = 0; i < sip.length; i++) h = Math.imul(h ^ sip.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (sport & 0xffff) ^ ((sport >>> 16) << 8), 0x01000193);
+  h = Math.imul(h ^ (sport & 0xffff), 0x01000193);
   for (let i = 0; i < dip.length; i++) h = Math.imul(h ^ dip.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (dport & 0xffff) ^ ((dport >>> 16) << 8), 0x01000193);
+  h = Math.imul(h ^ (dport & 0xffff), 0x01000193);
   return h | 0;
 }
 

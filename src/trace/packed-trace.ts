@@ -78,7 +78,8 @@ export function pack(t: Trace, o: PackSource): PackedTrace | undefined {
   const hops = t.hops;
   const n = hops.length;
   const m = o.firstMono;
-  if (n === 0 || n > MAX_PACKED_HOPS || !Number.isSafeInteger(m) || m < 0 || m >= SPLIT * 2 ** 30) return undefined;
+  // what the packed form has no place for keeps the trace whole: a cross-node timing, per-hop addresses or NAT
+  if (n === 0 || n > MAX_PACKED_HOPS || !Number.isSafeInteger(m) || m < 0 || t.cross_node !== undefined) return undefined;
   let codes = 0;
   for (let i = 0; i < n; i++) {
     const h = hops[i] as Hop;
@@ -86,6 +87,7 @@ export function pack(t: Trace, o: PackSource): PackedTrace | undefined {
     const d = h.delta_ns;
     // the delta must be a small integer (the times are rebuilt from it exactly) and nothing else may be set
     if (k < 0 || (h.direction !== 'ingress' && h.direction !== 'egress') || (d | 0) !== d || d < 0 || (i === 0 && d !== 0) || (h.encap !== undefined && h.encap !== 'vxlan')) return undefined;
+    if (h.saddr !== undefined || h.daddr !== undefined || h.sport !== undefined || h.dport !== undefined || h.nat !== undefined || h.delta_error_ns !== undefined) return undefined;
     codes |= (k * 4 + (h.direction === 'ingress' ? 2 : 0) + (h.encap === 'vxlan' ? 1 : 0)) << (5 * i);
   }
   const at = (i: number) => (i < n ? (hops[i] as Hop) : undefined);

@@ -2,7 +2,8 @@
  * @module The identity of a packet that every node sees alike (addresses, protocol, IP id, and the TCP
  * sequence or ICMP echo id/sequence): how the halves of a cross-node packet find each other without any
  * shared kernel state. IPv6 has no IP id: its identity is the flow label (unchanged by forwarding) with the
- * ports and the TCP sequence or ICMPv6 echo id/sequence.
+ * ports and the TCP sequence or ICMPv6 echo id/sequence. Also which half of a cross-node packet a trace is
+ * ({@link crossNodeHalf}), the other half of that pairing, and the nanosecond difference of two wall times.
  */
 import type { Trace } from './trace.js';
 

@@ -144,4 +144,24 @@ describe('flow table hash collisions', () => {
     expect(table.list(10).map((f) => [f.key, f.packets])).toEqual([['TCP 10.0.163.7:30295 > 10.244.2.87:198', 2]]);
     expect(table.size).toBe(1);
   });
+
+  it('with every flow in one chain (a constant hash), flows differing in one field of the 5-tuple stay apart', () => {
+    const table = new FlowTable(100, () => 7);
+    const base = ['TCP', '10.244.1.11', 40000, '10.244.2.11', 8080] as unknown as typeof a;
+    const variants = [
+      ['UDP', '10.244.1.11', 40000, '10.244.2.11', 8080],
+      ['TCP', '10.244.1.12', 40000, '10.244.2.11', 8080],
+      ['TCP', '10.244.1.11', 40001, '10.244.2.11', 8080],
+      ['TCP', '10.244.1.11', 40000, '10.244.2.12', 8080],
+      ['TCP', '10.244.1.11', 40000, '10.244.2.11', 8081],
+      ['TCP', 'fd00:10:244:1::11', 40000, '10.244.2.11', 8080],
+    ] as unknown as (typeof a)[];
+    table.record(trace(base, 10));
+    for (const v of variants) table.record(trace(v, 20));
+    table.record(trace(base, 30));
+    expect(table.size).toBe(7);
+    const listed = table.list(100);
+    expect(listed.find((f) => f.key === 'TCP 10.244.1.11:40000 > 10.244.2.11:8080')?.packets).toBe(2);
+    expect(listed.filter((f) => f.packets === 1)).toHaveLength(6);
+  });
 });

@@ -14,7 +14,7 @@ import { parseTraceFilter, type TraceFilter } from '../../src/filter/trace-filte
 import type { Inventory } from '../../src/inventory/inventory.js';
 import { TraceStore } from '../../src/model/trace-store.js';
 import type { NodeScope } from '../../src/scope/node-scope.js';
-import { packedOf } from '../../src/trace/packed-trace.js';
+import { pack, packedOf, unpack, type PackedTrace } from '../../src/trace/packed-trace.js';
 import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { recordedInventory, recordedInventory6, recordedScope, recordedVxlanInventory, recordedVxlanScope } from '../fixtures/lab-scope.js';
@@ -48,12 +48,14 @@ function filter(input: Record<string, unknown>): TraceFilter {
 /** Feeds `lines` through an assembler whose every trace goes into a ring; returns what was reported, the ring and how many went in packed. */
 function run(lines: readonly string[], scope: NodeScope, inventory: Inventory, node: string, clock: WallClock, copyEvery = 0) {
   const reported: Trace[] = [];
+  const packedForms: PackedTrace[] = [];
   const store = new TraceStore(100_000);
   let packed = 0;
   const a = new TraceAssembler({
     node, scope, inventory: () => inventory, clock, dropReasons: REASONS,
     onTrace: (t) => {
-      if (packedOf(t)) packed++;
+      const p = packedOf(t);
+      if (p) (packed++, packedForms.push(p));
       // a copy stands for a trace changed on the way (stitched, round trip): not the one being reported
       const kept = copyEvery > 0 && reported.length % copyEvery === 0 ? { ...t } : t;
       reported.push(kept);
@@ -61,7 +63,7 @@ function run(lines: readonly string[], scope: NodeScope, inventory: Inventory, n
     },
   });
   feedLines(a, lines);
-  return { reported, store, packed };
+  return { reported, store, packed, packedForms };
 }
 
 function recorded(name: string): string[] {
@@ -92,4 +94,31 @@ describe.each(CASES)('packed trace ring: %s', (name, lines, scope, inventory) =>
       });
     }
   }
+});
+
+describe('packed form, directly', () => {
+  const { packedForms } = run(readFileSync(new URL('../fixtures/recorded/lab-2x2-icmp.txt', import.meta.url), 'utf8').trimEnd().split('\n'), recordedScope(1), recordedInventory, 'node-1', steppingClock(1e9), 0);
+  const p = packedForms[0]!;
+  const sample = unpack(p);
+
+  it('unpack gives back a trace\'s reason and Service in their places', () => {
+    expect(sample.hops.length).toBeGreaterThan(1);
+    const service = { namespace: 'default', name: 'web', ip: '10.96.0.10', port: 80 };
+    const withBoth = unpack({ ...p, reason: 'NO_SOCKET', service });
+    expect(withBoth).toEqual({ ...sample, reason: 'NO_SOCKET', service });
+    // in the assembler's order (the ring serves the same bytes): reason after outcome, service last
+    const keys = Object.keys(sample);
+    keys.splice(keys.indexOf('outcome') + 1, 0, 'reason');
+    expect(Object.keys(withBoth)).toEqual([...keys, 'service']);
+  });
+
+  it('a trace with what the packed form has no place for is not packed: hop addresses, NAT, cross-node timing', () => {
+    const source = { idPrefix: 'x', seq: 1, reason: undefined, service: undefined, offset: 0n, firstMono: 1000 };
+    expect(pack(sample, source)).toBeDefined();
+    const hop0 = sample.hops[0]!;
+    for (const extra of [{ daddr: '10.96.0.10' }, { dport: 80 }, { nat: 'dnat' as const }, { saddr: '10.96.0.10' }, { sport: 80 }, { delta_error_ns: 5 }]) {
+      expect(pack({ ...sample, hops: [{ ...hop0, ...extra }, ...sample.hops.slice(1)] }, source)).toBeUndefined();
+    }
+    expect(pack({ ...sample, cross_node: { method: 'one-way', source_node: 'node-1', destination_node: 'node-2', transit_ns: 1, clock_offset_ns: 0, error_ns: 1 } }, source)).toBeUndefined();
+  });
 });
