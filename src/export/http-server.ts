@@ -92,7 +92,7 @@ function filterFrom(req: Request, res: Response): TraceFilter | undefined {
 function flowMatches(filter: TraceFilter, f: FlowSummary): boolean {
   return matchesTrace(
     { ...filter, outcome: undefined, minLatencyNs: undefined },
-    { id: '', node: f.src.node ?? '', src: f.src, dst: f.dst, protocol: f.protocol, path: f.path, hops: [], outcome: 'delivered', latency_ns: f.latency_ns.max, packet: { ip_id: 0, length: 0 } },
+    { node: f.src.node ?? '', src: f.src, dst: f.dst, protocol: f.protocol, path: f.path, hops: [], outcome: 'delivered', latency_ns: f.latency_ns.max },
   ) && (filter.minLatencyNs === undefined || f.latency_ns.max >= filter.minLatencyNs);
 }
 

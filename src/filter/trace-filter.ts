@@ -86,7 +86,10 @@ export function parseDurationNs(text: string): number | undefined {
   return Number.isFinite(ns) && ns <= 3600e9 ? Math.round(ns) : undefined;
 }
 
-export function matchesTrace(f: TraceFilter, t: Trace): boolean {
+/** What a filter reads of a trace (the trace ring matches its packed traces on this much, without rebuilding them). */
+export type FilterView = Pick<Trace, 'path' | 'outcome' | 'protocol' | 'latency_ns' | 'node' | 'src' | 'dst' | 'service'> & { readonly hops: readonly { readonly node: string }[] };
+
+export function matchesTrace(f: TraceFilter, t: FilterView): boolean {
   if (f.path && t.path !== f.path) return false;
   if (f.outcome && t.outcome !== f.outcome) return false;
   // names are compared without case: the filter is upper-cased, and IPv6's is `ICMPv6`

@@ -2,7 +2,7 @@
  * @module The most recent hop traces, newest first, in a fixed-size ring: memory stays bounded whatever the
  * traffic.
  */
-import { matchesTrace, type TraceFilter } from '../filter/trace-filter.js';
+import { matchesTrace, type FilterView, type TraceFilter } from '../filter/trace-filter.js';
 import { isPacked, packedOf, unpack, type PackedTrace } from '../trace/packed-trace.js';
 import type { Trace } from '../trace/trace.js';
 
@@ -31,9 +31,16 @@ export class TraceStore {
     const out: Trace[] = [];
     for (let i = 1; i <= this.count && out.length < filter.limit; i++) {
       const kept = this.ring[(this.next - i + this.capacity) % this.capacity] as Trace | PackedTrace;
-      const t = isPacked(kept) ? unpack(kept) : kept;
-      if (matchesTrace(filter, t)) out.push(t);
+      // a packed trace is rebuilt only once it matches: a selective query scans the whole ring
+      if (isPacked(kept)) {
+        if (matchesTrace(filter, filterView(kept))) out.push(unpack(kept));
+      } else if (matchesTrace(filter, kept)) out.push(kept);
     }
     return out;
   }
+}
+
+/** What a filter reads of a packed trace: every hop of one is on the trace's own node. */
+function filterView(p: PackedTrace): FilterView {
+  return { path: p.path, outcome: p.outcome, protocol: p.protocol, latency_ns: p.latency, node: p.node, src: p.src, dst: p.dst, service: p.service, hops: [{ node: p.node }] };
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { WallClock } from '../../src/clock/wall-clock.js';
 import { feedLines } from '../fixtures/feed-lines.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
-import { parseTraceFilter, type TraceFilter } from '../../src/filter/trace-filter.js';
+import { matchesTrace, parseTraceFilter, type TraceFilter } from '../../src/filter/trace-filter.js';
 import type { Inventory } from '../../src/inventory/inventory.js';
 import { TraceStore } from '../../src/model/trace-store.js';
 import type { NodeScope } from '../../src/scope/node-scope.js';
@@ -91,6 +91,11 @@ describe.each(CASES)('packed trace ring: %s', (name, lines, scope, inventory) =>
         expect(JSON.stringify(store.query(filter({ limit: '10000' })))).toBe(JSON.stringify([...reported].reverse().slice(0, 10_000)));
         const delivered = filter({ outcome: 'delivered', limit: '50' });
         expect(JSON.stringify(store.query(delivered))).toBe(JSON.stringify([...reported].reverse().filter((t) => t.outcome === 'delivered').slice(0, 50)));
+        // packed traces are matched without being rebuilt: the same answers as matching the whole traces
+        for (const input of [{ protocol: 'icmp' }, { node: 'node-2' }, { pod: 'default/pod-1-1' }, { namespace: 'default' }, { min_latency: '50us' }, { path: 'cross-node' }, { service: 'default/web' }]) {
+          const f = filter({ ...input, limit: '200' });
+          expect(JSON.stringify(store.query(f)), JSON.stringify(input)).toBe(JSON.stringify([...reported].reverse().filter((t) => matchesTrace(f, t)).slice(0, 200)));
+        }
       });
     }
   }
