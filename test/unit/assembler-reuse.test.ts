@@ -6,10 +6,8 @@
  * addresses, a drop; partial passes in between change which object meets which packet); every full pass must give
  * exactly the traces of a fresh assembler (ids and wall times aside).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
-import { decodeLine } from '../../src/decode/decode-line.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { ProbeEvent } from '../../src/decode/probe-event.js';
 import type { Inventory } from '../../src/inventory/inventory.js';
@@ -18,17 +16,9 @@ import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { recordedInventory6, recordedScope, recordedVxlanInventory, recordedVxlanScope } from '../fixtures/lab-scope.js';
 import { servicesInventory, servicesScope } from '../fixtures/services-scope.js';
+import { recordedEvents } from '../fixtures/recorded.js';
 
-function recorded(name: string): ProbeEvent[] {
-  return readFileSync(new URL(`../fixtures/recorded/${name}`, import.meta.url), 'utf8')
-    .trimEnd()
-    .split('\n')
-    .map((l) => {
-      const r = decodeLine(l);
-      if (!r.ok) throw new Error(r.error);
-      return r.event;
-    });
-}
+const recorded = recordedEvents;
 
 const REASONS = new DropReasons(new Map([[2, 'NOT_SPECIFIED'], [3, 'NO_SOCKET'], [58, 'NEIGH_FAILED'], [88, 'IP_INNOROUTES']]));
 const SHIFT_NS = 100_000_000_000;

@@ -5,10 +5,9 @@
  * stream (20,000 flows, with a small capacity so that eviction runs), and two 5-tuples with the same hash stay
  * two flows.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
-import { feedLines } from '../fixtures/feed-lines.js';
+import { feedLines, recordedLines } from '../fixtures/recorded.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { Inventory } from '../../src/inventory/inventory.js';
 import { FlowTable, flowHash, type FlowSummary } from '../../src/model/flow-table.js';
@@ -70,7 +69,7 @@ function reference(all: readonly Trace[], capacity: number): { list: FlowSummary
 }
 
 function recorded(name: string): string[] {
-  return readFileSync(new URL(`../fixtures/recorded/${name}`, import.meta.url), 'utf8').trimEnd().split('\n');
+  return recordedLines(name);
 }
 
 const CASES: [string, () => Trace[]][] = [

@@ -5,12 +5,10 @@
  * the receiver), the uplink hops carry `encap`, and the halves join by the inner packet's identity, both in the
  * agent (CrossNodeJoiner) and in `hopscope watch` (HalfJoiner).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
 import { ClockOffsetEstimator } from '../../src/cross/clock-offset.js';
 import { CrossNodeJoiner } from '../../src/cross/cross-node-joiner.js';
-import { decodeLine } from '../../src/decode/decode-line.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { HopEvent } from '../../src/decode/probe-event.js';
 import { TraceAssembler } from '../../src/trace/trace-assembler.js';
@@ -18,15 +16,9 @@ import type { Trace } from '../../src/trace/trace.js';
 import { formatTraceLine } from '../../src/watch/format-trace-line.js';
 import { HalfJoiner } from '../../src/watch/join-halves.js';
 import { recordedVxlanInventory, recordedVxlanScope } from '../fixtures/lab-scope.js';
+import { recordedEvents } from '../fixtures/recorded.js';
 
-const HOPS: HopEvent[] = readFileSync(new URL('../fixtures/recorded/lab-2x2-vxlan-icmp.txt', import.meta.url), 'utf8')
-  .trimEnd()
-  .split('\n')
-  .flatMap((l) => {
-    const r = decodeLine(l);
-    if (!r.ok) throw new Error(r.error);
-    return r.event.type === 'hop' ? [r.event] : [];
-  });
+const HOPS: HopEvent[] = recordedEvents('lab-2x2-vxlan-icmp.txt').filter((e): e is HopEvent => e.type === 'hop');
 const WALL = 1_700_000_000_000_000_000n;
 
 function assemble(node: 1 | 2): Trace[] {

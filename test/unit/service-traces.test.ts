@@ -4,12 +4,10 @@
  * destination in the middle, the Service named, the backend as `dst`, the addresses of each hop where they
  * differ; the same packets without Services in the inventory split at the rewrite as before.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
 import { ClockOffsetEstimator } from '../../src/cross/clock-offset.js';
 import { CrossNodeJoiner } from '../../src/cross/cross-node-joiner.js';
-import { decodeLine } from '../../src/decode/decode-line.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { ProbeEvent } from '../../src/decode/probe-event.js';
 import { Inventory } from '../../src/inventory/inventory.js';
@@ -17,15 +15,9 @@ import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { joinHalves } from '../../src/watch/join-halves.js';
 import { servicesInventory, servicesScope } from '../fixtures/services-scope.js';
+import { recordedEvents } from '../fixtures/recorded.js';
 
-const EVENTS: ProbeEvent[] = readFileSync(new URL('../fixtures/recorded/lab-2x2-services.txt', import.meta.url), 'utf8')
-  .trimEnd()
-  .split('\n')
-  .map((l) => {
-    const r = decodeLine(l);
-    if (!r.ok) throw new Error(r.error);
-    return r.event;
-  });
+const EVENTS: ProbeEvent[] = recordedEvents('lab-2x2-services.txt');
 
 function assemble(node: 1 | 2, inventory: Inventory = servicesInventory) {
   const traces: Trace[] = [];

@@ -1,21 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
-import { decodeLine } from '../../src/decode/decode-line.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { HopEvent, ProbeEvent } from '../../src/decode/probe-event.js';
 import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { recordedInventory, recordedScope, RECORDED_NETNS } from '../fixtures/lab-scope.js';
+import { recordedEvents } from '../fixtures/recorded.js';
 
-const EVENTS: ProbeEvent[] = readFileSync(new URL('../fixtures/recorded/lab-2x2-icmp.txt', import.meta.url), 'utf8')
-  .trimEnd()
-  .split('\n')
-  .map((l) => {
-    const r = decodeLine(l);
-    if (!r.ok) throw new Error(r.error);
-    return r.event;
-  });
+const EVENTS: ProbeEvent[] = recordedEvents('lab-2x2-icmp.txt');
 const REASONS = new DropReasons(new Map([[3, 'NO_SOCKET'], [88, 'IP_INNOROUTES'], [104, 'QUEUE_PURGE']]));
 const WALL_OFFSET = 1_700_000_000_000_000_000n;
 

@@ -4,10 +4,8 @@
  * identity without an IP id (flow label, ports, TCP seq / ICMPv6 echo), route misses and ND failures counted
  * against the node whose IPv6 Pod CIDR holds the address.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { FixedWallClock } from '../../src/clock/wall-clock.js';
-import { decodeLine } from '../../src/decode/decode-line.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import type { DropEvent, HopEvent, ProbeEvent } from '../../src/decode/probe-event.js';
 import { NodeCounters } from '../../src/model/node-counters.js';
@@ -16,15 +14,9 @@ import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { joinHalves } from '../../src/watch/join-halves.js';
 import { recordedInventory6, recordedScope, RECORDED_NETNS } from '../fixtures/lab-scope.js';
+import { recordedEvents } from '../fixtures/recorded.js';
 
-const EVENTS: ProbeEvent[] = readFileSync(new URL('../fixtures/recorded/lab-2x2-ipv6.txt', import.meta.url), 'utf8')
-  .trimEnd()
-  .split('\n')
-  .map((l) => {
-    const r = decodeLine(l);
-    if (!r.ok) throw new Error(r.error);
-    return r.event;
-  });
+const EVENTS: ProbeEvent[] = recordedEvents('lab-2x2-ipv6.txt');
 const REASONS = new DropReasons(new Map([[2, 'NOT_SPECIFIED'], [3, 'NO_SOCKET'], [58, 'NEIGH_FAILED'], [88, 'IP_INNOROUTES']]));
 
 function assemble(node: 1 | 2, events: readonly ProbeEvent[]) {

@@ -5,10 +5,9 @@
  * also when the clock's offset changes between traces and when the ring is queried with a filter. A trace
  * that is not the one being reported (a copy, as the joiner makes) is kept as it is.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { WallClock } from '../../src/clock/wall-clock.js';
-import { feedLines } from '../fixtures/feed-lines.js';
+import { feedLines, recordedLines } from '../fixtures/recorded.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import { matchesTrace, parseTraceFilter, type TraceFilter } from '../../src/filter/trace-filter.js';
 import type { Inventory } from '../../src/inventory/inventory.js';
@@ -67,7 +66,7 @@ function run(lines: readonly string[], scope: NodeScope, inventory: Inventory, n
 }
 
 function recorded(name: string): string[] {
-  return readFileSync(new URL(`../fixtures/recorded/${name}`, import.meta.url), 'utf8').trimEnd().split('\n');
+  return recordedLines(name);
 }
 
 const CASES: [string, () => string[], (n: 1 | 2) => NodeScope, Inventory][] = [
@@ -102,7 +101,7 @@ describe.each(CASES)('packed trace ring: %s', (name, lines, scope, inventory) =>
 });
 
 describe('packed form, directly', () => {
-  const { packedForms } = run(readFileSync(new URL('../fixtures/recorded/lab-2x2-icmp.txt', import.meta.url), 'utf8').trimEnd().split('\n'), recordedScope(1), recordedInventory, 'node-1', steppingClock(1e9), 0);
+  const { packedForms } = run(recordedLines('lab-2x2-icmp.txt'), recordedScope(1), recordedInventory, 'node-1', steppingClock(1e9), 0);
   const p = packedForms[0]!;
   const sample = unpack(p);
 
