@@ -2,8 +2,8 @@
  * @module The simulated cluster as data: namespace names, interfaces and addresses for a prefix, a node count
  * and a pod count. Pure, so the layout is testable without root; lab.ts carries it out.
  */
-import type { InventoryData } from '../inventory/inventory.js';
-import { LAB_SERVICE_CIDR, planServices, type LabService } from './lab-services.js';
+import type { InventoryData, InventoryService } from '../inventory/inventory.js';
+import { LAB_SERVICE_CIDR, planServices } from './lab-services.js';
 
 export interface LabOptions {
   /** Starts every namespace name: lets several labs (and tests) coexist. */
@@ -93,7 +93,8 @@ export interface LabPlan {
   /** Dual-stack (`--ipv6`); absent: IPv4 only. */
   readonly ipv6?: true;
   /** The lab's Services (empty without `services`). */
-  readonly services: readonly LabService[];
+  /** The lab's Services as the inventory lists them (backends in the order the DNAT rules number them). */
+  readonly services: readonly InventoryService[];
 }
 
 export const LAB_DEFAULTS: LabOptions = { prefix: 'hs', nodes: 2, podsPerNode: 2 };
@@ -187,13 +188,7 @@ export function inventoryOf(plan: LabPlan): InventoryData {
   if (plan.services.length === 0) return data;
   return {
     ...data,
-    services: plan.services.map((s) => ({
-      namespace: s.namespace,
-      name: s.name,
-      clusterIP: s.clusterIP,
-      ports: s.ports.map((p) => ({ port: p.port, targetPort: p.targetPort, protocol: p.protocol })),
-      backends: [...s.backends],
-    })),
+    services: plan.services,
   };
 }
 

@@ -7,6 +7,7 @@
  * postrouting hook masquerades marked packets. Pure, so the ruleset is testable without root; lab.ts loads it
  * with `ip netns exec NODE nft -f -` (never in the root namespace).
  */
+import type { InventoryService, InventoryServicePort } from '../inventory/inventory.js';
 
 /** The Service CIDR (kube-apiserver --service-cluster-ip-range). */
 export const LAB_SERVICE_CIDR = '10.96.0.0/16';
@@ -21,20 +22,6 @@ export const LAB_TARGET_PORT = 8080;
 export const LAB_UDP_SERVICE_PORT = 53;
 export const LAB_UDP_TARGET_PORT = 5353;
 
-export interface LabServicePort {
-  readonly port: number;
-  readonly targetPort: number;
-  readonly protocol: 'TCP' | 'UDP';
-}
-
-export interface LabService {
-  readonly namespace: string;
-  readonly name: string;
-  readonly clusterIP: string;
-  readonly ports: readonly LabServicePort[];
-  /** Pod IPs, in the order the DNAT rules number them. */
-  readonly backends: readonly string[];
-}
 
 interface NodePods {
   readonly index: number;
@@ -46,13 +33,13 @@ interface NodePods {
  * (10.96.I.(10+J), mirroring the pod's address) with that pod as its only backend. All: port 80 -> 8080/TCP and
  * 53 -> 5353/UDP.
  */
-export function planServices(nodes: readonly NodePods[], namespace: string): LabService[] {
-  const ports: LabServicePort[] = [
+export function planServices(nodes: readonly NodePods[], namespace: string): InventoryService[] {
+  const ports: InventoryServicePort[] = [
     { port: LAB_SERVICE_PORT, targetPort: LAB_TARGET_PORT, protocol: 'TCP' },
     { port: LAB_UDP_SERVICE_PORT, targetPort: LAB_UDP_TARGET_PORT, protocol: 'UDP' },
   ];
   const last = nodes[nodes.length - 1];
-  const services: LabService[] = [];
+  const services: InventoryService[] = [];
   if (last && last.pods.length > 0) services.push({ namespace, name: 'web', clusterIP: '10.96.0.10', ports, backends: last.pods.map((p) => p.ip) });
   for (const n of nodes) {
     n.pods.forEach((p, j) => {
@@ -63,7 +50,7 @@ export function planServices(nodes: readonly NodePods[], namespace: string): Lab
 }
 
 /** One Service port's chains, named like kube-proxy's (`service-...`, `endpoint-...`) but short. */
-function chainBase(s: LabService, p: LabServicePort): string {
+function chainBase(s: InventoryService, p: InventoryServicePort): string {
   return `${s.namespace}-${s.name}-${p.protocol.toLowerCase()}-${p.port}`;
 }
 
@@ -71,7 +58,7 @@ function chainBase(s: LabService, p: LabServicePort): string {
  * The ruleset (for `nft -f -`) of one node: the same on every node, as kube-proxy programs every Service on every
  * node. Replaces an earlier `ip kube-proxy` table, so loading it twice is harmless.
  */
-export function servicesRuleset(services: readonly LabService[]): string {
+export function servicesRuleset(services: readonly InventoryService[]): string {
   const mark = `0x${MASQ_MARK.toString(16)}`;
   const lines: string[] = [
     'table ip kube-proxy',

@@ -56,21 +56,11 @@ export interface AssemblerStats {
  * What a trace keeps of its first event: the packet's identity (see identityOf, sameIdentity), and what a
  * NAT-rewritten hop keeps of its event (its addresses and ports).
  */
-interface PacketFields {
-  readonly saddr: string;
-  readonly daddr: string;
-  readonly protocol: number;
-  readonly ipId: number;
-  readonly srcPort: number;
-  readonly dstPort: number;
-  readonly tcpFlags: number;
-  readonly seq: number;
-  readonly icmpType: number;
-  readonly icmpCode: number;
-  readonly length: number;
+type PacketFields = Pick<HopEvent, 'saddr' | 'daddr' | 'protocol' | 'ipId' | 'srcPort' | 'dstPort' | 'tcpFlags' | 'seq' | 'icmpType' | 'icmpCode' | 'length'> & {
+  // a reused OpenTrace sets these back to undefined
   readonly encap?: number | undefined;
   readonly ipv6?: Ipv6Fields | undefined;
-}
+};
 
 /**
  * One packet in flight. Open traces live for the grace period, long enough to outlast a young-generation
