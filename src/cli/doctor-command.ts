@@ -81,6 +81,6 @@ function costAccounting(): { enabled: boolean | undefined; detail: string } {
       ? 'unknown (cannot read /proc/sys/kernel/bpf_stats_enabled)'
       : enabled
         ? 'measured (kernel.bpf_stats_enabled=1): hopscope_bpf_run_seconds_total and hopscope_bpf_runs_total count'
-        : 'not measured (kernel.bpf_stats_enabled=0, the default): `sysctl -w kernel.bpf_stats_enabled=1` makes hopscope_bpf_* count, at ~20 ns per BPF program run';
+        : 'not measured (kernel.bpf_stats_enabled=0, the default): `sysctl -w kernel.bpf_stats_enabled=1` makes hopscope_bpf_* count (the kernel then reads the clock twice around every BPF program run)';
   return { enabled, detail };
 }
