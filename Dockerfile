@@ -15,6 +15,15 @@ COPY agent ./agent
 # the agent's part of the build (what `npm install` runs as prepare); dashboards are not part of the image
 RUN npx --no-install tsc -p tsconfig.build.json \
  && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
+# the native hop probe, build/native/hopscope-hops (docs/architecture.md, "Hop probe"): clang compiles the BPF
+# object (CO-RE: it runs on any node kernel with BTF, whatever this machine runs), bpftool makes its skeleton,
+# gcc links the loader against libbpf
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang bpftool gcc libc6-dev libbpf-dev libelf-dev zlib1g-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY probes ./probes
+COPY scripts/build-native.sh ./scripts/build-native.sh
+RUN bash scripts/build-native.sh
 
 # ---- runtime ----
 FROM debian:bookworm-slim
@@ -29,10 +38,11 @@ LABEL org.opencontainers.image.title="hopscope" \
       org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 # bpftrace: the probes; iproute2: ip and bridge (interfaces, netns ids, the FDB); util-linux: setpriv, which
 # ties each bpftrace child to the agent's life (--pdeathsig); ca-certificates: TLS to the API server; bpftool:
-# the names of the agent's BPF programs for hopscope_bpf_* (its own kernel cost).
+# the names of the agent's BPF programs for hopscope_bpf_* (its own kernel cost); libbpf1, libelf1: what the
+# native hop probe links against.
 # Nothing of apt's cache stays in the layer.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bpftrace bpftool iproute2 util-linux ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bpftrace bpftool iproute2 util-linux ca-certificates libbpf1 libelf1 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
 # the same Node.js the build used (node:20-bookworm-slim is built on this Debian release)
@@ -41,6 +51,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/build/native ./build/native
 COPY bin ./bin
 COPY probes ./probes
 COPY src/web ./src/web

@@ -17,6 +17,7 @@ import { FlowTable } from '../src/model/flow-table.js';
 import { NodeCounters } from '../src/model/node-counters.js';
 import { readFdb } from '../src/scope/read-fdb.js';
 import { TraceStore } from '../src/model/trace-store.js';
+import { chooseHopsProbe } from '../src/probes/hops-probe.js';
 import { PROBE_GROUPS } from '../src/probes/probe-catalog.js';
 import type { BpftraceProcess } from '../src/runner/bpftrace-process.js';
 import { checkBpftrace, checkRoot, ensureTracefs, listTracepoints } from '../src/runner/preflight.js';
@@ -155,9 +156,14 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   });
   const links = peerLinks;
 
+  const present = await listTracepoints(config.bpftrace, PROBE_GROUPS.flatMap((g) => g.tracepoints));
+  // throws (HopsProbeError) only for --hops-probe native that cannot run
+  const hops = await chooseHopsProbe(config.hopsProbe, present);
+  log(`hop probe: ${hops.kind} (${hops.why})`);
   probes = new ProbeSet({
     bpftrace: config.bpftrace,
-    present: await listTracepoints(config.bpftrace, PROBE_GROUPS.flatMap((g) => g.tracepoints)),
+    hops,
+    present,
     log,
     args: (group) =>
       group === 'hops'

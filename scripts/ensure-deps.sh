@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for hopscope's tests, demo and benchmark (run by `npm test`,
 # `npm run demo` and `npm run bench`, and by .ci/run): Debian packages (chromium for the web view's browser
-# test, iperf3 for the benchmark), tracefs, npm dependencies, the build.
+# test, iperf3 for the benchmark, clang and libbpf for the native hop probe), tracefs, npm dependencies, the
+# build (the native hop probe included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,12 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
 command -v iperf3 >/dev/null || need+=(iperf3) # npm run bench: packet-path cost
+# the native hop probe (scripts/build-native.sh): clang for the BPF object, gcc and libbpf for its loader
+command -v clang >/dev/null || need+=(clang)
+command -v gcc >/dev/null || need+=(gcc)
+[ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)
+[ -f /usr/include/libelf.h ] || need+=(libelf-dev)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "hopscope: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2
@@ -41,6 +48,7 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund
 fi
+bash scripts/build-native.sh
 if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src agent -newer dist/src/cli/main.js -name '*.ts' -print -quit)" ]; then
   npm run --silent build
 fi

@@ -3,8 +3,11 @@
  * line by line, readiness known from the group's BEGIN line (bpftrace runs BEGIN once every probe is
  * attached), restarted with backoff when it dies, and stopped cleanly (SIGINT, then SIGKILL). It runs under
  * `setpriv --pdeathsig KILL`, so a SIGKILLed agent takes its bpftrace (and their BPF programs) with it.
+ * A group may run a native loader instead of bpftrace (`program`, the hops group's hopscope-hops): the same
+ * positional arguments, lines, readiness line and signals.
  */
 import { execa, type ResultPromise } from 'execa';
+import { basename } from 'node:path';
 import { LineSplitter } from './line-splitter.js';
 
 export type ProbeState = 'starting' | 'attached' | 'backoff' | 'stopped' | 'failed';
@@ -15,6 +18,8 @@ export interface BpftraceProcessOptions {
   /** Positional parameters ($1, $2, ...). */
   readonly args: readonly string[];
   readonly bpftrace: string;
+  /** A native loader to run instead of `bpftrace -e script` (its path; `args` follow it). */
+  readonly program?: string;
   readonly onLine: (line: string) => void;
   readonly onStateChange?: (state: ProbeState, detail: string) => void;
   /** Delay before restarting a child that had attached. */
@@ -70,7 +75,8 @@ export class BpftraceProcess {
     this.stderrTail.length = 0;
     const startedAt = Date.now();
     let attached = false;
-    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', this.o.bpftrace, '-B', 'line', '-e', this.o.script, ...this.o.args], {
+    const argv = this.o.program ? [this.o.program, ...this.o.args] : [this.o.bpftrace, '-B', 'line', '-e', this.o.script, ...this.o.args];
+    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], {
       buffer: false,
       stdin: 'ignore',
       reject: false,
@@ -104,7 +110,7 @@ export class BpftraceProcess {
       if (this.child !== child) return;
       this.child = undefined;
       if (this.stopping) return;
-      const why = `bpftrace exited (${signal ?? `code ${code}`})${this.stderrTail.length ? `: ${this.stderrTail.join(' | ')}` : ''}`;
+      const why = `${this.o.program ? basename(this.o.program) : 'bpftrace'} exited (${signal ?? `code ${code}`})${this.stderrTail.length ? `: ${this.stderrTail.join(' | ')}` : ''}`;
       this.lastError = why;
       const ranMs = Date.now() - startedAt;
       if (ranMs >= (this.o.stableAfterMs ?? 60_000)) this.backoffMs = 0;

@@ -103,7 +103,7 @@ describe('Dockerfile', () => {
     const runs = inStage(lastStage, 'RUN').map((i) => i.args);
     const install = runs.find((r) => /apt-get install/.test(r));
     expect(install).toBeDefined();
-    for (const pkg of ['bpftrace', 'bpftool', 'iproute2', 'util-linux']) expect(install).toMatch(new RegExp(`\\b${pkg}\\b`));
+    for (const pkg of ['bpftrace', 'bpftool', 'iproute2', 'util-linux', 'libbpf1', 'libelf1']) expect(install).toMatch(new RegExp(`\\b${pkg}\\b`));
     expect(install).toContain('--no-install-recommends');
     expect(install).toMatch(/apt-get update/);
     expect(install).toMatch(/rm -rf \/var\/lib\/apt\/lists/); // in the same layer
@@ -130,6 +130,10 @@ describe('Dockerfile', () => {
     expect(tsconfig.compilerOptions.rootDir).toBe('.');
     expect(buildConfig.include).toEqual(expect.arrayContaining(['src', 'agent']));
     const producedByBuild = new Set(['dist', 'node_modules']);
+    // scripts/build-native.sh writes build/native/ (the native hop probe) from probes/
+    expect(buildRuns).toMatch(/bash scripts\/build-native\.sh/);
+    expect(buildCopies).toEqual(expect.arrayContaining(['probes', 'scripts/build-native.sh']));
+    producedByBuild.add('build/native');
 
     const runtimeCopies = inStage(lastStage, 'COPY').map(copyParts);
     const copied: string[] = [];
@@ -148,7 +152,7 @@ describe('Dockerfile', () => {
       }
     }
     // what the agent needs at run time, at the paths the code resolves from dist/ (../../../probes etc.)
-    expect(copied).toEqual(expect.arrayContaining(['dist', 'node_modules', 'package.json', 'bin', 'probes', 'src/web']));
+    expect(copied).toEqual(expect.arrayContaining(['dist', 'node_modules', 'package.json', 'bin', 'probes', 'src/web', 'build/native']));
     for (const p of ['bin/hopscope.js', 'probes/hops.bt', 'src/web/index.html', 'src/cli/main.ts']) expect(existsSync(p), p).toBe(true);
     expect(readFileSync('bin/hopscope.js', 'utf8')).toContain('../dist/src/cli/main.js');
   });

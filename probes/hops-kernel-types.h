@@ -1,0 +1,44 @@
+/*
+ * hops-kernel-types.h - the few kernel types hops.bpf.c reads, declared with only the fields it uses.
+ * CO-RE (preserve_access_index): libbpf moves every field access to where the running kernel's BTF puts it,
+ * so neither the layout here nor the build machine's kernel matters; only the names do.
+ */
+#ifndef HOPS_KERNEL_TYPES_H
+#define HOPS_KERNEL_TYPES_H
+
+#include <linux/types.h>
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct ns_common {
+  unsigned int inum;
+};
+
+struct net {
+  struct ns_common ns;
+};
+
+typedef struct {
+  struct net *net;
+} possible_net_t;
+
+struct net_device {
+  /* a 32-bit bitfield since 6.12, a plain unsigned int before: read with BPF_CORE_READ_BITFIELD */
+  unsigned long long priv_flags : 32;
+  char name[16];
+  int ifindex;
+  possible_net_t nd_net;
+};
+
+struct sk_buff {
+  struct net_device *dev;
+  unsigned int len;
+  __be16 protocol;
+  __u16 network_header;
+  unsigned char *head;
+  unsigned char *data;
+};
+
+#pragma clang attribute pop
+
+#endif

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hops.bpf.c - the hop probe of probes/hops.bt as BTF-typed raw tracepoints (tp_btf), loaded by
+ * hopscope-hops (hops-loader.c). Same selection, same sampling hash, same trace-on-demand channel, same
+ * counters; the loader prints the same lines. Differences that make it cheap:
+ *   - tp_btf: the kernel calls the program with the skb pointer, without filling a trace-event record;
+ *     sk_buff and net_device fields are read directly (no helper call per field);
+ *   - the packet header is copied with one helper call (two inside VXLAN);
+ *   - the bridge-entry word is a per-CPU array (a lookup is a few instructions, no hash update);
+ *   - selected hops go to a ring buffer as fixed records, read in batches.
+ */
+#include "hops-kernel-types.h"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "hops-record.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u32 sample_n = 64;
+const volatile __u32 agent_tgid = 0;
+const volatile __u32 focus_budget = 1000;
+/* The bench's floor: the same attachments, programs that return at once (the verifier drops the rest). */
+const volatile __u32 floor_only = 0;
+
+/* Trace-on-demand state (probes/hops.bt, "Focus"). Plain globals: one writer (the kill channel). */
+__u64 focus_addr, focus_port, focus_lo, focus6_on, focus6_hi, focus6_lo;
+__u64 focus6_part[9];
+__u64 focus_sec, focus_n;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Records that found the ring full; the loader prints "Lost N events" as bpftrace does. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} lost SEC(".maps");
+
+/* The skb that last entered a bridge on this CPU, whether it came from a port, and whether its flood was
+ * counted (probes/hops.bt, "Bridge"; there one word, here two: the verifier allows no bit arithmetic on an
+ * skb pointer). */
+struct bridge_entry {
+  __u64 skb;
+  __u32 from_port;
+  __u32 flood_counted;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct bridge_entry);
+} bridge_in SEC(".maps");
+
+#define COUNTER_MAP(name)                        \
+  struct {                                       \
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);      \
+    __uint(max_entries, 4096);                   \
+    __type(key, struct dev_key);                 \
+    __type(value, __u64);                        \
+  } name SEC(".maps")
+
+COUNTER_MAP(to_host);
+COUNTER_MAP(bridged);
+COUNTER_MAP(unknown_unicast);
+
+#define IFF_EBRIDGE_FLAG 0x2
+#define IFF_BRIDGE_PORT_FLAG 0x200
+
+static __always_inline void count_dev(void *map, struct net_device *dev)
+{
+  struct dev_key k = { .netns = dev->nd_net.net->ns.inum, .ifindex = dev->ifindex };
+  __u64 *v = bpf_map_lookup_elem(map, &k);
+  if (v) {
+    *v += 1;
+  } else {
+    __u64 one = 1;
+    bpf_map_update_elem(map, &k, &one, BPF_NOEXIST);
+  }
+}
+
+static __always_inline int focus_allows(void)
+{
+  __u64 sec = bpf_ktime_get_ns() / 1000000000;
+  if (focus_sec != sec) {
+    focus_sec = sec;
+    focus_n = 0;
+  }
+  focus_n += 1;
+  return focus_n <= focus_budget;
+}
+
+static __always_inline void emit(struct hop_record *r)
+{
+  struct hop_record *out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+  if (!out) {
+    __u32 zero = 0;
+    __u64 *n = bpf_map_lookup_elem(&lost, &zero);
+    if (n) *n += 1;
+    return;
+  }
+  __builtin_memcpy(out, r, sizeof(*out));
+  bpf_ringbuf_submit(out, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void fill_common(struct hop_record *r, struct sk_buff *skb, struct net_device *dev, __u8 dir)
+{
+  r->mono_ns = bpf_ktime_get_ns();
+  r->skb = (__u64)skb;
+  r->netns = dev->nd_net.net->ns.inum;
+  r->ifindex = dev->ifindex;
+  bpf_probe_read_kernel_str(r->ifname, sizeof(r->ifname), dev->name);
+  r->len = skb->len;
+  r->cpu = bpf_get_smp_processor_id();
+  r->dir = dir;
+}
+
+/* An IPv4 header (and, with a 20-byte header, the first 44 bytes after it) in one copy; l4w: the first 16
+ * bytes of the L4 header when options push it out of w. */
+struct ip4_view {
+  __u64 w[8];
+  __u32 l4w[4];
+  __u32 hl, proto, ports;
+};
+
+static __always_inline int load4(struct ip4_view *v, unsigned char *ip)
+{
+  if (bpf_probe_read_kernel(v->w, sizeof(v->w), ip)) return -1;
+  v->hl = (v->w[0] & 0x0f) * 4;
+  v->proto = (v->w[1] >> 8) & 0xff;
+  if (v->hl == 20) {
+    v->ports = v->w[2] >> 32;
+  } else {
+    bpf_probe_read_kernel(v->l4w, sizeof(v->l4w), ip + v->hl);
+    v->ports = v->l4w[0];
+  }
+  return 0;
+}
+
+static __always_inline void hop4(struct sk_buff *skb, struct net_device *dev, unsigned char *ip, __u8 dir)
+{
+  struct ip4_view v = {};
+  if (load4(&v, ip)) return;
+  __u16 encap = 0;
+  __u32 dport = v.ports >> 16;
+  if (v.proto == 17 && (dport == 0x1821 || dport == 0xb512)) {
+    /* VXLAN: the inner IP header is at the outer L4 header + 30 (UDP 8 + VXLAN 8 + Ethernet 14) */
+    unsigned char *l4 = ip + v.hl;
+    __u16 inner_eth = (__u16)v.w[6];
+    if (v.hl != 20) bpf_probe_read_kernel(&inner_eth, 2, l4 + 28);
+    if (inner_eth == 0x0008) {
+      encap = dport == 0x1821 ? 8472 : 4789;
+      if (load4(&v, l4 + 30)) return;
+    }
+  }
+  __u64 *w = v.w;
+  __u32 hl = v.hl, proto = v.proto, ports = v.ports;
+  __u32 *l4w = v.l4w;
+  __u64 sa = w[1] >> 32;
+  __u64 da = w[2] & 0xffffffff;
+  __u32 flags = 0;
+  /* with a 20-byte header the L4 header starts at byte 20 of w: TCP flags at byte 33, seq at bytes 24..27 */
+  __u32 seq_raw = hl == 20 ? (__u32)(w[3]) : l4w[1];
+  if (proto == 6) flags = hl == 20 ? (w[4] >> 8) & 0xff : (l4w[3] >> 8) & 0xff;
+  __u64 hash = (((sa ^ da) * 2654435761ULL) + (((ports >> 16) ^ (ports & 0xffff)) * 40503ULL) + proto) >> 7;
+  int selected = proto == 1 || (flags & 0x07) != 0 || hash % sample_n == 0;
+  if (!selected && focus_addr != 0 && (sa == focus_addr || da == focus_addr)) {
+    if (focus_port == 0 || (ports & 0xffff) == focus_port || (ports >> 16) == focus_port) selected = focus_allows();
+  }
+  if (!selected) return;
+  struct hop_record r = {};
+  fill_common(&r, skb, dev, dir);
+  r.family = 4;
+  r.proto = proto;
+  r.flags = flags;
+  r.encap = encap;
+  r.ipid = (w[0] >> 32) & 0xffff;
+  r.l4a = ports & 0xffff;
+  r.l4b = ports >> 16;
+  r.seq = proto == 6 || proto == 1 ? seq_raw : 0;
+  r.addr[0] = sa;
+  r.addr[4] = da;
+  emit(&r);
+}
+
+static __always_inline void hop6(struct sk_buff *skb, struct net_device *dev, unsigned char *ip6, __u8 dir)
+{
+  /* the fixed 40-byte header and the first 16 bytes after it */
+  __u64 v[7] = {};
+  if (bpf_probe_read_kernel(v, sizeof(v), ip6)) return;
+  __u32 proto = (v[0] >> 48) & 0xff;
+  if (proto != 6 && proto != 17 && proto != 58) return;
+  __u32 ports = (__u32)v[5];
+  __u32 flags = proto == 6 ? (v[6] >> 40) & 0xff : 0;
+  int selected;
+  if (proto == 58) {
+    selected = (ports & 0xff) <= 129;
+  } else {
+    __u64 x = v[1] ^ v[2] ^ v[3] ^ v[4];
+    __u64 hash = ((((x ^ (x >> 32)) & 0xffffffff) * 2654435761ULL) + (((ports >> 16) ^ (ports & 0xffff)) * 40503ULL) + proto) >> 7;
+    selected = (flags & 0x07) != 0 || hash % sample_n == 0;
+    if (!selected && focus6_on != 0 && ((v[1] == focus6_hi && v[2] == focus6_lo) || (v[3] == focus6_hi && v[4] == focus6_lo))) {
+      if (focus_port == 0 || (ports & 0xffff) == focus_port || (ports >> 16) == focus_port) selected = focus_allows();
+    }
+  }
+  if (!selected) return;
+  struct hop_record r = {};
+  fill_common(&r, skb, dev, dir);
+  r.family = 6;
+  r.proto = proto;
+  r.flags = flags;
+  r.vtcfl = v[0] & 0xffffffff;
+  r.plen = (v[0] >> 32) & 0xffff;
+  r.l4a = ports & 0xffff;
+  r.l4b = ports >> 16;
+  r.seq = proto == 6 || proto == 58 ? (__u32)(v[5] >> 32) : 0;
+  __builtin_memcpy(r.addr, &v[1], 32);
+  emit(&r);
+}
+
+/* Program names are the tracepoints' (cut to 15 characters by the kernel), as bpftrace names its programs:
+ * hopscope_bpf_* metrics and the bench find them by that name. */
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
+{
+  if (floor_only) return 0;
+  struct net_device *dev = skb->dev;
+  __u32 pf = BPF_CORE_READ_BITFIELD(dev, priv_flags);
+  __u32 zero = 0;
+  if (pf & IFF_BRIDGE_PORT_FLAG) {
+    struct bridge_entry *in = bpf_map_lookup_elem(&bridge_in, &zero);
+    if (in) {
+      in->skb = (__u64)skb;
+      in->from_port = 1;
+      in->flood_counted = 0;
+    }
+  }
+  if (pf & IFF_EBRIDGE_FLAG) count_dev(&to_host, dev);
+  __u16 eth = skb->protocol;
+  /* at ingress the IP header is at skb->data (before the kernel resets network_header) */
+  if (eth == 0x0008) hop4(skb, dev, skb->data, 'I');
+  else if (eth == 0xDD86) hop6(skb, dev, skb->data, 'I');
+  return 0;
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(net_dev_queue, struct sk_buff *skb)
+{
+  if (floor_only) return 0;
+  struct net_device *dev = skb->dev;
+  __u32 pf = BPF_CORE_READ_BITFIELD(dev, priv_flags);
+  __u32 zero = 0;
+  if (pf & (IFF_EBRIDGE_FLAG | IFF_BRIDGE_PORT_FLAG)) {
+    struct bridge_entry *in = bpf_map_lookup_elem(&bridge_in, &zero);
+    if (in) {
+      if (pf & IFF_EBRIDGE_FLAG) {
+        in->skb = (__u64)skb;
+        in->from_port = 0;
+        in->flood_counted = 0;
+      } else if (in->skb == (__u64)skb) {
+        if (in->from_port) count_dev(&bridged, dev);
+      } else if (in->skb != 0 && !in->flood_counted) {
+        __u8 dst0 = 1;
+        bpf_probe_read_kernel(&dst0, 1, skb->data);
+        if ((dst0 & 1) == 0) {
+          in->flood_counted = 1;
+          count_dev(&unknown_unicast, dev);
+        }
+      }
+    }
+  }
+  __u16 eth = skb->protocol;
+  /* at egress the IP header is at head + network_header */
+  unsigned char *ip = skb->head + skb->network_header;
+  if (eth == 0x0008) hop4(skb, dev, ip, 'E');
+  else if (eth == 0xDD86) hop6(skb, dev, ip, 'E');
+  return 0;
+}
+
+/* The kill channel (probes/hops.bt, "Focus"): kill(0x40000000 | cmd << 28 | sub << 16 | data, 0) from the agent. */
+struct kill_args {
+  __u64 common;
+  __s32 syscall_nr;
+  __u32 pad;
+  __u64 pid;
+  __u64 sig;
+};
+
+SEC("tracepoint/syscalls/sys_enter_kill")
+int sys_enter_kill(struct kill_args *a)
+{
+  if (floor_only) return 0;
+  if ((bpf_get_current_pid_tgid() >> 32) != agent_tgid || a->sig != 0) return 0;
+  __s32 target = (__s32)a->pid;
+  if (target < 0x40000000) return 0;
+  __u32 cmd = (target >> 28) & 3;
+  __u32 sub = (target >> 16) & 0xf;
+  __u64 data = target & 0xffff;
+  if (cmd == 0 && sub == 0) focus_lo = data;
+  if (cmd == 1 && sub == 0) focus_addr = (data << 16) | focus_lo;
+  if (cmd == 0 && sub >= 1 && sub <= 8) focus6_part[sub] = data;
+  if (cmd == 1 && sub == 1) {
+    focus6_hi = focus6_part[1] | (focus6_part[2] << 16) | (focus6_part[3] << 32) | (focus6_part[4] << 48);
+    focus6_lo = focus6_part[5] | (focus6_part[6] << 16) | (focus6_part[7] << 32) | (focus6_part[8] << 48);
+    focus6_on = 1;
+  }
+  if (cmd == 2) focus_port = data;
+  if (cmd == 3) {
+    focus_addr = 0;
+    focus6_on = 0;
+    focus_port = 0;
+  }
+  return 0;
+}
