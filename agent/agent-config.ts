@@ -3,7 +3,7 @@
  * message that names it.
  */
 import { parsePeer, type Peer } from '../src/peers/peer-links.js';
-import { HOPS_PROBE_CHOICES, type HopsProbeChoice } from '../src/probes/hops-probe.js';
+import { PROBE_CHOICES, type ProbeChoice } from '../src/probes/native-probes.js';
 
 export interface AgentConfig {
   readonly node: string;
@@ -19,8 +19,8 @@ export interface AgentConfig {
   /** Kernel-side sampling modulus: 1 traces every packet (ICMP and TCP SYN/FIN/RST are always traced). */
   readonly sample: number;
   readonly bpftrace: string;
-  /** What runs the hops group (src/probes/hops-probe.ts): the native loader when it can (`auto`), or the one named. */
-  readonly hopsProbe: HopsProbeChoice;
+  /** What runs the hops and drops groups (src/probes/native-probes.ts): native loaders when they can (`auto`), or the one named. */
+  readonly probes: ProbeChoice;
   readonly bridgeName: string;
   /** No further hop for this long: the trace closes as in-flight. */
   readonly traceTimeoutMs: number;
@@ -51,7 +51,7 @@ export interface AgentFlags {
   listen?: string;
   sample?: string;
   bpftrace?: string;
-  'hops-probe'?: string;
+  probes?: string;
   bridge?: string;
   'trace-timeout'?: string;
   'token-file'?: string;
@@ -90,8 +90,8 @@ export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { i
   if (!Number.isInteger(maxClients) || maxClients < 1 || maxClients > 10_000) throw new ConfigError(`--max-stream-clients ${flags['max-stream-clients']}: an integer from 1 to 10000`);
   const focusBudget = flags['focus-budget'] === undefined ? 5000 : wholeNumber(flags['focus-budget']);
   if (!Number.isInteger(focusBudget) || focusBudget < 1 || focusBudget > 1_000_000) throw new ConfigError(`--focus-budget ${flags['focus-budget']}: events per second, 1 to 1000000`);
-  const hopsProbe = (flags['hops-probe'] ?? 'auto') as HopsProbeChoice;
-  if (!HOPS_PROBE_CHOICES.includes(hopsProbe)) throw new ConfigError(`--hops-probe ${flags['hops-probe']}: one of ${HOPS_PROBE_CHOICES.join(', ')}`);
+  const probes = (flags.probes ?? 'auto') as ProbeChoice;
+  if (!PROBE_CHOICES.includes(probes)) throw new ConfigError(`--probes ${flags.probes}: one of ${PROBE_CHOICES.join(', ')}`);
   const skewText = flags['test-clock-offset-ms'];
   const clockSkewMs = skewText === undefined ? 0 : /^-?\d{1,7}$/.test(skewText) ? Number(skewText) : NaN;
   if (Number.isNaN(clockSkewMs)) throw new ConfigError(`--test-clock-offset-ms ${skewText}: whole milliseconds, may be negative`);
@@ -116,7 +116,7 @@ export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { i
     port,
     sample,
     bpftrace: flags.bpftrace ?? 'bpftrace',
-    hopsProbe,
+    probes,
     bridgeName: flags.bridge ?? 'cni0',
     traceTimeoutMs: timeout,
   };

@@ -17,7 +17,7 @@ import { FlowTable } from '../src/model/flow-table.js';
 import { NodeCounters } from '../src/model/node-counters.js';
 import { readFdb } from '../src/scope/read-fdb.js';
 import { TraceStore } from '../src/model/trace-store.js';
-import { chooseHopsProbe } from '../src/probes/hops-probe.js';
+import { chooseGroupProgram, NATIVE_PROBES } from '../src/probes/native-probes.js';
 import { PROBE_GROUPS } from '../src/probes/probe-catalog.js';
 import type { BpftraceProcess } from '../src/runner/bpftrace-process.js';
 import { checkBpftrace, checkRoot, ensureTracefs, listTracepoints } from '../src/runner/preflight.js';
@@ -157,12 +157,12 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   const links = peerLinks;
 
   const present = await listTracepoints(config.bpftrace, PROBE_GROUPS.flatMap((g) => g.tracepoints));
-  // throws (HopsProbeError) only for --hops-probe native that cannot run
-  const hops = await chooseHopsProbe(config.hopsProbe, present);
-  log(`hop probe: ${hops.kind} (${hops.why})`);
+  // throws (NativeProbeError) only for --probes native that cannot run
+  const programs = await Promise.all(PROBE_GROUPS.map((g) => chooseGroupProgram(g.name, config.probes, present)));
+  for (const p of programs) if (NATIVE_PROBES[p.group]) log(`probe group ${p.group}: ${p.kind} (${p.why})`);
   probes = new ProbeSet({
     bpftrace: config.bpftrace,
-    hops,
+    programs,
     present,
     log,
     args: (group) =>

@@ -1,19 +1,19 @@
 /**
  * @module The agent's probe groups on this kernel: each group's script composed from the tracepoints that
- * exist, one bpftrace child per group (the hops group's may be the native loader instead, with the same
- * tracepoints), and what they say about readiness and health.
+ * exist, one bpftrace child per group (or the group's native loader, with the same tracepoints), and what
+ * they say about readiness and health.
  */
 import type { Readiness } from '../src/export/http-server.js';
 import type { ProgramHost } from '../src/export/bpf-cost-metrics.js';
 import type { ProbeView } from '../src/export/metrics.js';
 import { composeScript, PROBE_GROUPS, readProbeSource, type ComposedScript } from '../src/probes/probe-catalog.js';
-import type { HopsProbe } from '../src/probes/hops-probe.js';
+import type { GroupProgram } from '../src/probes/native-probes.js';
 import { BpftraceProcess, type ProbeState } from '../src/runner/bpftrace-process.js';
 
 export interface ProbeSetOptions {
   readonly bpftrace: string;
-  /** What runs the hops group: the native loader or bpftrace with probes/hops.bt (src/probes/hops-probe.ts). */
-  readonly hops: HopsProbe;
+  /** What runs each group: its native loader or bpftrace with its script (src/probes/native-probes.ts); bpftrace when absent. */
+  readonly programs: readonly GroupProgram[];
   /** Which tracepoints exist (from `bpftrace -l`). */
   readonly present: ReadonlyMap<string, boolean>;
   /** Positional arguments of a group's script. */
@@ -26,6 +26,11 @@ export interface ProbeSetOptions {
 interface RunningGroup {
   readonly composed: ComposedScript;
   readonly process: BpftraceProcess;
+}
+
+function nativeLoader(programs: readonly GroupProgram[], group: string): { program?: string } {
+  const p = programs.find((x) => x.group === group);
+  return p?.kind === 'native' ? { program: p.loader } : {};
 }
 
 export class ProbeSet {
@@ -46,7 +51,7 @@ export class ProbeSet {
         script: composed.script,
         args: o.args(group.name),
         bpftrace: o.bpftrace,
-        ...(group.name === 'hops' && o.hops.kind === 'native' ? { program: o.hops.loader } : {}),
+        ...nativeLoader(o.programs, group.name),
         onStateChange: (state, detail) => o.onStateChange(group.name, state, detail),
         onLine: (line) => o.onLine(group.name, line),
       });

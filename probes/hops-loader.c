@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * hops-loader.c - hopscope-hops: loads hops.bpf.c and prints what it sees in probes/hops.bt's line format, so
- * the agent reads either the same way (docs/architecture.md, "Hop probe").
+ * the agent reads either the same way (docs/architecture.md, "Native probes").
  *
  * usage: hopscope-hops [--check | --floor] SAMPLE_N AGENT_PID FOCUS_BUDGET
  *   SAMPLE_N      sample modulus (1 = every packet), hops.bt's $1
@@ -16,25 +16,11 @@
  * blank line after each map, as bpftrace's print()) and "Lost N events" when the ring was full. SIGINT or
  * SIGTERM: detach, print what is left, exit 0.
  */
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <linux/types.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include "hops-record.h"
+#include "loader-common.h"
+#include "probe-records.h"
 #include "hops.skel.h"
 
-/* How long selected hops may wait in the ring (the programs submit without waking us: a wakeup per event
- * would cost the packet path). 8 MiB of ring holds 20 ms of ~1.4M events/s. */
-#define POLL_MS 20
-
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { (void)sig; stopping = 1; }
+static const char NAME[] = "hopscope-hops";
 
 static int print_hop(void *ctx, void *data, size_t size)
 {
@@ -72,120 +58,56 @@ static void print_counters(int fd, const char *name, int ncpu)
   printf("\n");
 }
 
-static __u64 lost_total(int fd, int ncpu)
+static void print_bridge_counters(void *ctx)
 {
-  __u32 zero = 0;
-  __u64 values[ncpu];
-  __u64 sum = 0;
-  if (bpf_map_lookup_elem(fd, &zero, values) == 0)
-    for (int i = 0; i < ncpu; i++) sum += values[i];
-  return sum;
-}
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* libbpf's own messages: warnings and errors only (the verifier log on a failed load included). */
-static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-  return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, args);
-}
-
-static int parse_u32(const char *s, long min, __u32 *out)
-{
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || end == s || v < min || v > 0xffffffffL) return -1;
-  *out = (__u32)v;
-  return 0;
-}
-
-static void explain_load_failure(int err)
-{
-  fprintf(stderr, "hopscope-hops: cannot load the hop programs: %s\n", strerror(err));
-  if (err == EPERM || err == EACCES)
-    fprintf(stderr, "hopscope-hops: needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE); the verifier log above says more\n");
-  else if (err == ENOENT || err == ESRCH || err == EINVAL || err == EOPNOTSUPP)
-    fprintf(stderr, "hopscope-hops: needs BTF (/sys/kernel/btf/vmlinux), BTF-typed tracepoints (tp_btf, Linux 5.5+) "
-                    "and ring buffers (Linux 5.8+); `hopscope agent --hops-probe bpftrace` runs probes/hops.bt instead\n");
+  struct hops_bpf *skel = ctx;
+  int ncpu = libbpf_num_possible_cpus();
+  print_counters(bpf_map__fd(skel->maps.to_host), "to_host", ncpu);
+  print_counters(bpf_map__fd(skel->maps.bridged), "bridged", ncpu);
+  print_counters(bpf_map__fd(skel->maps.unknown_unicast), "unknown_unicast", ncpu);
 }
 
 int main(int argc, char **argv)
 {
-  int check = 0, floor_only = 0, a = 1;
-  if (a < argc && strcmp(argv[a], "--check") == 0) check = 1, a++;
-  else if (a < argc && strcmp(argv[a], "--floor") == 0) floor_only = 1, a++;
+  int a;
+  enum loader_mode mode = parse_mode(argc, argv, &a);
   __u32 n, pid, budget;
   if (argc - a != 3 || parse_u32(argv[a], 1, &n) || parse_u32(argv[a + 1], 0, &pid) || parse_u32(argv[a + 2], 0, &budget)) {
-    fprintf(stderr, "usage: hopscope-hops [--check | --floor] SAMPLE_N AGENT_PID FOCUS_BUDGET (SAMPLE_N >= 1)\n");
+    fprintf(stderr, "usage: %s [--check | --floor] SAMPLE_N AGENT_PID FOCUS_BUDGET (SAMPLE_N >= 1)\n", NAME);
     return 2;
   }
-  libbpf_set_print(print_libbpf);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  loader_init();
   int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) {
-    fprintf(stderr, "hopscope-hops: cannot count the possible CPUs\n");
-    return 1;
-  }
   struct hops_bpf *skel = hops_bpf__open();
-  if (!skel) {
-    fprintf(stderr, "hopscope-hops: cannot open the BPF object: %s\n", strerror(errno));
+  if (ncpu <= 0 || !skel) {
+    fprintf(stderr, "%s: cannot open the BPF object: %s\n", NAME, strerror(errno));
     return 1;
   }
   skel->rodata->sample_n = n;
   skel->rodata->agent_tgid = pid;
   skel->rodata->focus_budget = budget;
-  skel->rodata->floor_only = floor_only;
+  skel->rodata->floor_only = mode == MODE_FLOOR;
   int err = hops_bpf__load(skel);
   if (err) {
-    explain_load_failure(-err);
+    explain_load_failure(NAME, -err);
     hops_bpf__destroy(skel);
     return 1;
   }
-  if (check) {
+  if (mode == MODE_CHECK) {
     printf("ok\n");
     hops_bpf__destroy(skel);
     return 0;
   }
-  err = hops_bpf__attach(skel);
-  if (err) {
-    fprintf(stderr, "hopscope-hops: cannot attach the hop programs: %s\n", strerror(-err));
-    hops_bpf__destroy(skel);
-    return 1;
-  }
   struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), print_hop, NULL, NULL);
-  if (!rb) {
-    fprintf(stderr, "hopscope-hops: cannot open the ring buffer: %s\n", strerror(errno));
+  err = rb ? hops_bpf__attach(skel) : -errno;
+  if (err) {
+    fprintf(stderr, "%s: cannot attach the programs: %s\n", NAME, strerror(-err));
+    ring_buffer__free(rb);
     hops_bpf__destroy(skel);
     return 1;
   }
-  setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-  printf("HOPSCOPE_READY hops\n");
-  fflush(stdout);
-  double next_counters = now_s() + 1;
-  __u64 lost_printed = 0;
-  while (!stopping) {
-    ring_buffer__consume(rb);
-    double t = now_s();
-    if (t >= next_counters) {
-      next_counters = t + 1;
-      print_counters(bpf_map__fd(skel->maps.to_host), "to_host", ncpu);
-      print_counters(bpf_map__fd(skel->maps.bridged), "bridged", ncpu);
-      print_counters(bpf_map__fd(skel->maps.unknown_unicast), "unknown_unicast", ncpu);
-      __u64 lost = lost_total(bpf_map__fd(skel->maps.lost), ncpu);
-      if (lost > lost_printed) printf("Lost %llu events\n", (unsigned long long)(lost - lost_printed));
-      lost_printed = lost;
-    }
-    if (fflush(stdout) == EOF) break; /* the agent is gone */
-    usleep(POLL_MS * 1000);
-  }
-  /* detach first, then drain what the programs wrote before */
+  run_loop("HOPSCOPE_READY hops", rb, bpf_map__fd(skel->maps.lost), ncpu, print_bridge_counters, skel);
+  /* detach first, then print what the programs wrote before */
   hops_bpf__detach(skel);
   ring_buffer__consume(rb);
   fflush(stdout);

@@ -9,13 +9,13 @@
  *   - the bridge-entry word is a per-CPU array (a lookup is a few instructions, no hash update);
  *   - selected hops go to a ring buffer as fixed records, read in batches.
  */
-#include "hops-kernel-types.h"
+#include "kernel-types.h"
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#include "hops-record.h"
+#include "probe-records.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -18,14 +18,15 @@ export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [-
   --allow-origin URL   a browser origin (besides the agent's own) allowed to open the stream; repeatable
   --max-stream-clients N   live stream clients at once (default 64)
   --focus-budget N     events/s the probe may emit for trace on demand (default 5000)
-  --hops-probe auto|native|bpftrace   what runs the hop probe: native is hopscope-hops (BTF-typed raw tracepoints,
-                       about a quarter of bpftrace's cost per packet), bpftrace runs probes/hops.bt; auto (default)
-                       runs native when it is built and the kernel verifies it, else bpftrace, and logs why
+  --probes auto|native|bpftrace   what runs the per-packet probes (hops, drops): native is hopscope-hops and
+                       hopscope-drops (BTF-typed raw tracepoints, a fraction of bpftrace's cost per packet), bpftrace
+                       runs probes/hops.bt and drops.bt; auto (default) runs each native probe that is built and
+                       verified by the kernel, else its script, and logs why
   --peer NAME=URL      another node's agent: stitches cross-node traces, measures one-way latency; repeatable`;
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, {
-    values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'hops-probe', 'bridge', 'trace-timeout', 'token-file', 'max-stream-clients', 'focus-budget', 'test-clock-offset-ms', 'kubeconfig'],
+    values: ['node', 'netns', 'inventory', 'listen', 'sample', 'bpftrace', 'probes', 'bridge', 'trace-timeout', 'token-file', 'max-stream-clients', 'focus-budget', 'test-clock-offset-ms', 'kubeconfig'],
     repeatable: ['allow-origin', 'peer'],
     booleans: ['insecure-listen', 'kubernetes'],
   });

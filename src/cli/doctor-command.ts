@@ -4,7 +4,7 @@
  * node has (bridge + host routes, VXLAN overlay, Calico, Cilium) and what hopscope can trace on it.
  * `--netns NAME` looks at a named namespace instead of this one (a lab node).
  */
-import { chooseHopsProbe, type HopsProbe } from '../probes/hops-probe.js';
+import { chooseGroupProgram, NATIVE_PROBES, type GroupProgram } from '../probes/native-probes.js';
 import { PROBE_GROUPS } from '../probes/probe-catalog.js';
 import { checkBpftrace, checkBtf, checkRoot, ensureTracefs, listTracepoints, type Check } from '../runner/preflight.js';
 import { runCommand } from '../runner/run-command.js';
@@ -37,19 +37,22 @@ export async function doctorCommand(argv: readonly string[]): Promise<number> {
       });
     }
   }
-  // optional, never a failed check: without the native loader the hops group runs probes/hops.bt
-  const hopsProbe: HopsProbe = checks[0]?.ok ? await chooseHopsProbe('auto', present) : { kind: 'bpftrace', why: 'not checked (needs root)' };
+  // optional, never a failed check: a group without its native probe runs its bpftrace script
+  const nativeProbes: GroupProgram[] = await Promise.all(
+    Object.keys(NATIVE_PROBES).map((group) => (checks[0]?.ok ? chooseGroupProgram(group, 'auto', present) : { group, kind: 'bpftrace' as const, why: 'not checked (needs root)' })),
+  );
   const netns = flags.values['netns'];
   const cni = await readCniLayout(netns);
   if (!('kind' in cni)) checks.push(cni);
   if (flags.booleans.has('json')) {
-    console.log(JSON.stringify({ ok: checks.every((c) => c.ok), checks, ...('kind' in cni ? { cni } : {}), costAccounting: costAccounting(), hopsProbe }, null, 2));
+    console.log(JSON.stringify({ ok: checks.every((c) => c.ok), checks, ...('kind' in cni ? { cni } : {}), costAccounting: costAccounting(), nativeProbes }, null, 2));
   } else {
     for (const c of checks) {
       console.log(`${c.ok ? 'ok     ' : 'MISSING'}  ${c.name}: ${c.detail}${c.ok || !c.fix ? '' : `\n         -> ${c.fix}`}`);
     }
     if ('kind' in cni) printLayout(cni, netns);
-    console.log(`\nhop probe: ${hopsProbe.kind === 'native' ? 'native hopscope-hops' : 'bpftrace probes/hops.bt'} (${hopsProbe.why})`);
+    console.log('');
+    for (const p of nativeProbes) console.log(`probe group ${p.group} runs: ${p.kind === 'native' ? 'native' : 'bpftrace'} (${p.why})`);
     console.log(`hopscope's own kernel cost: ${costAccounting().detail}`);
     const missing = checks.filter((c) => !c.ok).length;
     console.log(missing === 0 ? '\nall set: hopscope can trace on this machine' : `\n${missing} item(s) missing; see -> lines`);

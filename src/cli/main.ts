@@ -47,7 +47,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
   } catch (e) {
     const err = e as Error;
-    const known = ['UsageError', 'ConfigError', 'LabError', 'LabOptionError', 'InventoryError', 'CommandError', 'KubeAccessError', 'HopsProbeError'].includes(err.name);
+    const known = ['UsageError', 'ConfigError', 'LabError', 'LabOptionError', 'InventoryError', 'CommandError', 'KubeAccessError', 'NativeProbeError'].includes(err.name);
     console.error(`hopscope ${command}: ${known ? err.message : err.stack ?? String(err)}`);
     return known ? 2 : 1;
   }

@@ -11,9 +11,16 @@ const KERNEL_NAME_LEN = 15;
 /** A program bpftool could not name (missing, timed out) is asked about again after this long. */
 const RETRY_MS = 60_000;
 
-/** The attached tracepoint (`net:netif_receive_skb`) a kernel program name stands for, if exactly one does. */
+/**
+ * The attached tracepoint (`net:netif_receive_skb`) a program name stands for, if exactly one does. bpftool
+ * gives the kernel's cut name (`netif_receive_s`) for bpftrace's programs and the whole function name from the
+ * program's BTF for the native hop probe's (`netif_receive_skb`).
+ */
 export function tracepointForProgram(programName: string, attached: readonly string[]): string | undefined {
-  const hits = attached.filter((tp) => (tp.split(':')[1] ?? tp).slice(0, KERNEL_NAME_LEN) === programName);
+  const hits = attached.filter((tp) => {
+    const name = tp.split(':')[1] ?? tp;
+    return name === programName || name.slice(0, KERNEL_NAME_LEN) === programName;
+  });
   return hits.length === 1 ? hits[0] : undefined;
 }
 

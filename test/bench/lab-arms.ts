@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { LabPlan } from '../../src/lab/lab-plan.js';
+import { chooseGroupProgram, NATIVE_PROBES } from '../../src/probes/native-probes.js';
 import { PROBE_GROUPS } from '../../src/probes/probe-catalog.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { untilListening } from '../fixtures/agent-listening.js';
@@ -46,9 +47,10 @@ export interface Agent {
   readonly child: ResultPromise;
 }
 
-export async function startAgent(node: string, netns: string, inventoryPath: string): Promise<Agent> {
+/** `extra`: more agent options (`--probes bpftrace` for the bpftrace arm). */
+export async function startAgent(node: string, netns: string, inventoryPath: string, extra: readonly string[] = []): Promise<Agent> {
   const child = track(
-    execa(process.execPath, [CLI, 'agent', '--node', node, '--netns', netns, '--inventory', inventoryPath, '--listen', '127.0.0.1:0'], {
+    execa(process.execPath, [CLI, 'agent', '--node', node, '--netns', netns, '--inventory', inventoryPath, '--listen', '127.0.0.1:0', ...extra], {
       reject: false,
       buffer: false,
       stdin: 'ignore',
@@ -66,28 +68,44 @@ export async function startAgent(node: string, netns: string, inventoryPath: str
   return { node, url, child };
 }
 
-/** The floor: the agent's tracepoints, attached by one bpftrace per agent with an empty program each. */
-export async function startFloor(): Promise<{ readonly child: ResultPromise }> {
-  const present = await execa('bpftrace', ['-l', 'tracepoint:*'], { reject: false });
-  const exists = new Set(present.stdout.split('\n').map((l) => l.trim().replace(/^tracepoint:/, '')));
-  const tps = PROBE_GROUPS.flatMap((g) => g.tracepoints).filter((tp) => exists.has(tp));
+/**
+ * The floor: the agent's tracepoints attached the way the agent attaches them, with programs that do nothing:
+ * a group's by its native loader (`--floor`: tp_btf programs that return at once) when the agent runs it, the
+ * rest by one bpftrace with an empty program per tracepoint.
+ */
+export async function startFloor(): Promise<{ readonly children: readonly ResultPromise[] }> {
+  const listed = await execa('bpftrace', ['-l', 'tracepoint:*'], { reject: false });
+  const exists = new Set(listed.stdout.split('\n').map((l) => l.trim().replace(/^tracepoint:/, '')));
+  const present = new Map([...exists].map((tp) => [tp, true]));
+  const programs = await Promise.all(PROBE_GROUPS.map((g) => chooseGroupProgram(g.name, 'auto', present)));
+  const natives = programs.flatMap((p) => (p.kind === 'native' ? [{ loader: p.loader, args: NATIVE_PROBES[p.group]?.checkArgs ?? [], ready: `HOPSCOPE_READY ${p.group}` }] : []));
+  const tps = PROBE_GROUPS.filter((g) => programs.some((p) => p.group === g.name && p.kind === 'bpftrace'))
+    .flatMap((g) => g.tracepoints)
+    .filter((tp) => exists.has(tp));
   const script = `BEGIN { printf("HOPSCOPE_READY floor\\n"); } ${tps.map((tp) => `tracepoint:${tp} {}`).join(' ')}`;
-  const child = track(
-    execa('setpriv', ['--pdeathsig', 'KILL', '--', 'bpftrace', '-e', script], { reject: false, buffer: false, stdin: 'ignore', env: { BPFTRACE_PERF_RB_PAGES: '64' } }),
-  );
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('floor bpftrace did not attach')), 30_000);
+  const children = [track(execa('setpriv', ['--pdeathsig', 'KILL', '--', 'bpftrace', '-e', script], { reject: false, buffer: false, stdin: 'ignore', env: { BPFTRACE_PERF_RB_PAGES: '64' } }))];
+  await untilReady(children[0] as ResultPromise, 'HOPSCOPE_READY floor');
+  for (const n of natives) {
+    const child = track(execa('setpriv', ['--pdeathsig', 'KILL', '--', n.loader, '--floor', ...n.args], { reject: false, buffer: false, stdin: 'ignore' }));
+    children.push(child);
+    await untilReady(child, n.ready);
+  }
+  return { children };
+}
+
+/** Resolves once the child prints `ready` (an async function must not return the child: it is a promise). */
+function untilReady(child: ResultPromise, ready: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`floor: no "${ready}" in 30 s`)), 30_000);
     child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('HOPSCOPE_READY floor')) {
+      if (d.toString().includes(ready)) {
         clearTimeout(timer);
         resolve();
       }
     });
-    child.once('exit', (code) => reject(new Error(`floor bpftrace exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`floor child exited with ${code}`)));
   });
-  return { child };
 }
-
 
 export function startIperfServer(plan: LabPlan): ResultPromise {
   const pod = plan.nodes[1]?.pods[0];
@@ -163,16 +181,20 @@ export async function eventCounts(url: string): Promise<{ events: number; lost: 
   return { events: sum('hopscope_events_total'), lost: sum('hopscope_events_lost_total') };
 }
 
+/** Commands whose BPF programs run on hopscope's tracepoints: bpftrace and the native loaders. */
+const PROBE_COMMANDS = new Set(['bpftrace', 'hopscope-hops', 'hopscope-drops']);
+
 /**
- * bpftrace processes this bench did not start (another agent or test on this kernel): their programs run on
- * the same tracepoints and would make every arm slower. `mine`: PIDs of the bench's agents and floor children.
+ * Probe processes (bpftrace, the native loaders) this bench did not start (another agent or test on this kernel):
+ * their programs run on the same tracepoints and would make every arm slower. `mine`: PIDs of the bench's
+ * agents and floor children.
  */
 export async function foreignBpftrace(mine: readonly number[]): Promise<number> {
   const out = await execa('ps', ['-eo', 'pid=,ppid=,comm='], { reject: false });
   return out.stdout
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter(([pid, ppid, comm]) => comm === 'bpftrace' && !mine.includes(Number(pid)) && !mine.includes(Number(ppid))).length;
+    .filter(([pid, ppid, comm]) => PROBE_COMMANDS.has(comm ?? '') && !mine.includes(Number(pid)) && !mine.includes(Number(ppid))).length;
 }
 
 /** Waits (up to `maxMs`) until no foreign bpftrace runs; returns how many still do. */

@@ -10,6 +10,8 @@ import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
+/** bpftool's program types of hopscope's probes: bpftrace's tracepoint programs, the native hop probe's tp_btf ("tracing"). */
+const PROGRAM_TYPES = new Set(['tracepoint', 'tracing']);
 
 interface ProgJson {
   id: number;
@@ -51,7 +53,7 @@ export async function measurePrograms<T>(before: ReadonlySet<number>, traffic: (
     const result = await traffic();
     const end = await programs();
     const runs = end
-      .filter((p) => !before.has(p.id) && p.type === 'tracepoint')
+      .filter((p) => !before.has(p.id) && PROGRAM_TYPES.has(p.type))
       .map((p) => {
         const s = start.get(p.id);
         return { name: p.name ?? `prog ${p.id}`, runs: (p.run_cnt ?? 0) - (s?.run_cnt ?? 0), ns: (p.run_time_ns ?? 0) - (s?.run_time_ns ?? 0) };

@@ -14,7 +14,7 @@
  * kept). Options: --pairs N (5), --seconds S (5), --arms abcde, --no-write. Removes its lab and stops every
  * process it started, also on error and on Ctrl-C.
  */
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { cpus, loadavg } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -60,8 +60,11 @@ const median = (xs: number[]) => {
 };
 
 interface Run {
-  /** agents: one agent per lab node, all on this one kernel; agent: node-1's alone (one per kernel). */
-  arm: 'none' | 'agents' | 'agent' | 'floor';
+  /**
+   * agents: one agent per lab node, all on this one kernel; agent: node-1's alone (one per kernel);
+   * bpftrace: node-1's alone with --probes bpftrace (the bpftrace scripts instead of the native probes).
+   */
+  arm: 'none' | 'agents' | 'agent' | 'bpftrace' | 'floor';
   tcpBps: number;
   udpPps: number;
   udpLoss: number;
@@ -79,6 +82,8 @@ interface PacketResult {
   udp: Ratio;
   oneTcp: Ratio;
   oneUdp: Ratio;
+  bpftraceTcp: Ratio;
+  bpftraceUdp: Ratio;
   floorTcp: Ratio;
   floorUdp: Ratio;
 }
@@ -107,22 +112,22 @@ async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
     const rounds: Run[][] = [];
     for (let i = 0; i < o.pairs; i++) {
       const round: Run[] = [];
-      for (const arm of ['none', 'agents', 'agent', 'floor'] as const) {
+      for (const arm of ['none', 'agents', 'agent', 'bpftrace', 'floor'] as const) {
         let agents: Agent[] = [];
         let floors: Awaited<ReturnType<typeof startFloor>>[] = [];
         if (arm === 'agents') {
           agents = await Promise.all(plan.nodes.map((n) => startAgent(n.name, n.netns, INVENTORY)));
           await sleep(1000);
         }
-        if (arm === 'agent') {
+        if (arm === 'agent' || arm === 'bpftrace') {
           const first = plan.nodes[0] as LabPlan['nodes'][number];
-          agents = [await startAgent(first.name, first.netns, INVENTORY)];
+          agents = [await startAgent(first.name, first.netns, INVENTORY, arm === 'bpftrace' ? ['--probes', 'bpftrace'] : [])];
           await sleep(1000);
         }
         // one empty program set per agent: two agents attach every tracepoint twice
         if (arm === 'floor') floors = [await startFloor(), await startFloor()];
         try {
-          const mine = [...agents.map((a) => a.child.pid as number), ...floors.map((f) => f.child.pid as number)];
+          const mine = [...agents.map((a) => a.child.pid as number), ...floors.flatMap((f) => f.children.map((c) => c.pid as number))];
           const foreign = await waitQuiet(mine, 180_000, log);
           const cpu0 = await Promise.all(agents.map((a) => cpuSeconds(a.child.pid as number)));
           const ev0 = await Promise.all(agents.map((a) => eventCounts(a.url)));
@@ -145,7 +150,7 @@ async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
           );
         } finally {
           for (const a of agents) await stopChild(a.child);
-          for (const f of floors) await stopChild(f.child, 'SIGINT');
+          for (const c of floors.flatMap((f) => f.children)) await stopChild(c, 'SIGINT');
         }
       }
       rounds.push(round);
@@ -156,6 +161,8 @@ async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
       udp: ratios(rounds, 'agents', 'udpPps'),
       oneTcp: ratios(rounds, 'agent', 'tcpBps'),
       oneUdp: ratios(rounds, 'agent', 'udpPps'),
+      bpftraceTcp: ratios(rounds, 'bpftrace', 'tcpBps'),
+      bpftraceUdp: ratios(rounds, 'bpftrace', 'udpPps'),
       floorTcp: ratios(rounds, 'floor', 'tcpBps'),
       floorUdp: ratios(rounds, 'floor', 'udpPps'),
     };
@@ -165,11 +172,16 @@ async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
 }
 
 interface ProgramCostResult {
-  /** Per program name, over the UDP run: node-1's agent alone, and one empty program set (the floor). */
+  /**
+   * Per program name, over the UDP run: node-1's agent alone, the same with --probes bpftrace, and one
+   * empty program set (the floor).
+   */
   agent: ProgramRuns[];
+  bpftrace: ProgramRuns[];
   floor: ProgramRuns[];
   /** UDP 64 B packets sent during each run. */
   agentPackets: number;
+  bpftracePackets: number;
   floorPackets: number;
 }
 
@@ -180,29 +192,33 @@ interface ProgramCostResult {
 async function programCostArm(plan: LabPlan, o: Options): Promise<ProgramCostResult> {
   const server = startIperfServer(plan);
   const first = plan.nodes[0] as LabPlan['nodes'][number];
-  try {
-    await sleep(500);
-    const beforeAgent = await loadedProgramIds();
-    const agent = await startAgent(first.name, first.netns, INVENTORY);
-    let a: { result: IperfResult; programs: ProgramRuns[] };
+  /** The programs loaded by what `start` starts, measured over one UDP run. */
+  const measure = async (start: () => Promise<readonly ResultPromise[]>, signal: NodeJS.Signals) => {
+    const before = await loadedProgramIds();
+    const children = await start();
     try {
       await sleep(1000);
-      await waitQuiet([agent.child.pid as number], 180_000, log);
-      a = await measurePrograms(beforeAgent, () => iperf(plan, 'udp', o.seconds));
+      await waitQuiet(children.map((c) => c.pid as number), 180_000, log);
+      return await measurePrograms(before, () => iperf(plan, 'udp', o.seconds));
     } finally {
-      await stopChild(agent.child);
+      for (const c of children) await stopChild(c, signal);
     }
-    const beforeFloor = await loadedProgramIds();
-    const floor = await startFloor();
-    let f: { result: IperfResult; programs: ProgramRuns[] };
-    try {
-      await waitQuiet([floor.child.pid as number], 180_000, log);
-      f = await measurePrograms(beforeFloor, () => iperf(plan, 'udp', o.seconds));
-    } finally {
-      await stopChild(floor.child, 'SIGINT');
-    }
-    const r = { agent: byName(a.programs), floor: byName(f.programs), agentPackets: a.result.packets ?? NaN, floorPackets: f.result.packets ?? NaN };
+  };
+  try {
+    await sleep(500);
+    const a = await measure(async () => [(await startAgent(first.name, first.netns, INVENTORY)).child], 'SIGTERM');
+    const b = await measure(async () => [(await startAgent(first.name, first.netns, INVENTORY, ['--probes', 'bpftrace'])).child], 'SIGTERM');
+    const f = await measure(async () => (await startFloor()).children, 'SIGINT');
+    const r = {
+      agent: byName(a.programs),
+      bpftrace: byName(b.programs),
+      floor: byName(f.programs),
+      agentPackets: a.result.packets ?? NaN,
+      bpftracePackets: b.result.packets ?? NaN,
+      floorPackets: f.result.packets ?? NaN,
+    };
     for (const p of r.agent) log(`program cost: agent ${p.name} ${p.runs} runs, ${(p.ns / p.runs).toFixed(0)} ns/run`);
+    for (const p of r.bpftrace) log(`program cost: agent with bpftrace hops ${p.name} ${p.runs} runs, ${(p.ns / p.runs).toFixed(0)} ns/run`);
     return r;
   } finally {
     await stopChild(server);
@@ -290,6 +306,8 @@ function summaryRows(r: Results): string[][] {
     rows.push(['UDP 64 B packet rate, floor / none', '(breakdown)', ratioText(p.floorUdp), '-']);
     rows.push(['TCP throughput, one agent per kernel (a real node\'s layout) / none', '>= 0.95', ratioText(p.oneTcp), met(p.oneTcp.median >= 0.95)]);
     rows.push(['UDP 64 B packet rate, one agent per kernel (a real node\'s layout) / none', '>= 0.80', ratioText(p.oneUdp), met(p.oneUdp.median >= 0.8)]);
+    rows.push(['TCP throughput, one agent with --probes bpftrace / none', '(comparison)', ratioText(p.bpftraceTcp), '-']);
+    rows.push(['UDP 64 B packet rate, one agent with --probes bpftrace / none', '(comparison)', ratioText(p.bpftraceUdp), '-']);
     rows.push([
       'agents during the runs',
       '(breakdown)',
@@ -303,11 +321,13 @@ function summaryRows(r: Results): string[][] {
     const perPacket = (xs: ProgramRuns[], packets: number) => xs.reduce((s, x) => s + x.ns, 0) / packets;
     const runsPerPacket = (xs: ProgramRuns[], packets: number) => xs.reduce((s, x) => s + x.runs, 0) / packets;
     rows.push(['BPF time per program run, one agent (UDP 64 B flood)', '(breakdown)', perRun(e.agent), '-']);
+    rows.push(['BPF time per program run, one agent with --probes bpftrace', '(comparison)', perRun(e.bpftrace), '-']);
     rows.push(['BPF time per program run, empty programs', '(breakdown)', perRun(e.floor), '-']);
+    const perPacketText = (xs: ProgramRuns[], packets: number) => `${fmt(perPacket(xs, packets) / 1000)} us in ${fmt(runsPerPacket(xs, packets), 1)} runs`;
     rows.push([
       'BPF time per packet sent, one agent',
       '(breakdown)',
-      `${fmt(perPacket(e.agent, e.agentPackets) / 1000)} us in ${fmt(runsPerPacket(e.agent, e.agentPackets), 1)} runs (empty programs: ${fmt(perPacket(e.floor, e.floorPackets) / 1000)} us in ${fmt(runsPerPacket(e.floor, e.floorPackets), 1)} runs)`,
+      `${perPacketText(e.agent, e.agentPackets)} (with --probes bpftrace: ${perPacketText(e.bpftrace, e.bpftracePackets)}; empty programs: ${perPacketText(e.floor, e.floorPackets)})`,
       '-',
     ]);
   }

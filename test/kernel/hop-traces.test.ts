@@ -164,7 +164,7 @@ describe('hop traces in a 2x2 lab', () => {
     const tracepoints = PROBE_GROUPS.reduce((n, g) => n + g.tracepoints.length, 0);
     // programs that appeared with this agent (ids, so others' programs do not count): one per tracepoint at least
     const theirs = [...(await bpfProgramIds())].filter((id) => !idsBefore.has(id));
-    const newTracepoints = (await tracepointPrograms()).length - before.filter((p) => p.startsWith('tracepoint:')).length;
+    const newTracepoints = (await tracepointPrograms()).length - before.filter((p) => p.startsWith('tracepoint:') || p.startsWith('tracing:')).length;
     expect(newTracepoints).toBeGreaterThanOrEqual(tracepoints);
     expect(theirs.length).toBeGreaterThanOrEqual(tracepoints);
     process.kill(doomed.pid, 'SIGKILL');

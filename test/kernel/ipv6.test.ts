@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { flowSampled6 } from '../../src/probes/sample-hash6.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { metric, scrape } from './support/metrics-text.js';
-import { hopSequence, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, waitForTraces, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { hopSequence, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, waitForTraces, type AgentProcess, type TestLab, ip } from './support/lab-agents.js';
 
 const PREFIX = 'hs6';
 let lab: TestLab | undefined;
@@ -29,11 +29,6 @@ const echo4 = (src: string, dst: string) => (t: Trace) => t.protocol === 'ICMP' 
 const ping6 = (netns: string, dst: string, count = 1) => nsExec(netns, 'ping', ['-6', '-c', String(count), '-i', '0.2', '-W', '2', dst]);
 const ping4 = (netns: string, dst: string) => nsExec(netns, 'ping', ['-c', '1', '-W', '2', dst]);
 const settle = () => new Promise((r) => setTimeout(r, 2500));
-
-async function ip(netns: string, ...args: string[]): Promise<void> {
-  const r = await execa('ip', ['-n', netns, ...args], { reject: false });
-  if (r.exitCode !== 0) throw new Error(`ip -n ${netns} ${args.join(' ')}: ${r.stderr}`);
-}
 
 /** Waits until `read` reaches at least `target`, then returns what it read. */
 async function reaches(read: () => Promise<number>, target: number, what: string, timeoutMs = 8000): Promise<number> {

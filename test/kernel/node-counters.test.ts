@@ -6,7 +6,7 @@
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metric } from './support/metrics-text.js';
-import { nsExec, startAgentProcess, startLab, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { nsExec, startAgentProcess, startLab, traces, waitFor, type AgentProcess, type TestLab, ip } from './support/lab-agents.js';
 
 const PREFIX = 'hc';
 let lab: TestLab | undefined;
@@ -28,11 +28,6 @@ afterAll(async () => {
   await execa('ip', ['netns', 'del', `${PREFIX}n1p9`], { reject: false });
   await lab?.down();
 });
-
-async function ip(netns: string, ...args: string[]): Promise<void> {
-  const r = await execa('ip', ['-n', netns, ...args], { reject: false });
-  if (r.exitCode !== 0) throw new Error(`ip -n ${netns} ${args.join(' ')}: ${r.stderr}`);
-}
 
 async function macOf(netns: string, dev: string): Promise<string> {
   const out = await execa('ip', ['-n', netns, '-j', 'link', 'show', dev]);

@@ -33,6 +33,7 @@ describe('agentConfigFrom', () => {
       port: 9940,
       sample: 64,
       bpftrace: 'bpftrace',
+      probes: 'auto',
       bridgeName: 'cni0',
       traceTimeoutMs: 1000,
       allowedOrigins: [],
@@ -54,6 +55,7 @@ describe('agentConfigFrom', () => {
         listen: '0.0.0.0:0',
         sample: '1',
         bpftrace: '/usr/local/bin/bpftrace',
+        probes: 'bpftrace',
         bridge: 'br0',
         'trace-timeout': '60000',
         'token-file': '/etc/hopscope/token',
@@ -69,6 +71,7 @@ describe('agentConfigFrom', () => {
       port: 0,
       sample: 1,
       bpftrace: '/usr/local/bin/bpftrace',
+      probes: 'bpftrace',
       bridgeName: 'br0',
       traceTimeoutMs: 60000,
       tokenFile: '/etc/hopscope/token',
@@ -85,6 +88,11 @@ describe('agentConfigFrom', () => {
     expect(agentConfigFrom({ node: 'n1', listen: '0.0.0.0:9940' }, { insecureListen: true, allowOrigins: [] }).host).toBe('0.0.0.0');
     expect(agentConfigFrom({ node: 'n1', listen: '127.0.0.2:1' }).host).toBe('127.0.0.2');
     expect(agentConfigFrom({ node: 'n1', listen: '[::1]:1' }).host).toBe('::1');
+  });
+
+  it('takes --probes auto, native or bpftrace, and names the choices for anything else', () => {
+    for (const choice of ['auto', 'native', 'bpftrace'] as const) expect(agentConfigFrom({ node: 'n', probes: choice }).probes).toBe(choice);
+    expect(configError(() => agentConfigFrom({ node: 'n', probes: 'libbpf' })).message).toBe('--probes libbpf: one of auto, native, bpftrace');
   });
 
   it('requires --node', () => {

@@ -47,6 +47,9 @@ describe('which tracepoint a program runs on', () => {
   it('matches the kernel\'s 15-character name against the attached tracepoints', () => {
     expect(tracepointForProgram('netif_receive_s', attached)).toBe('net:netif_receive_skb');
     expect(tracepointForProgram('net_dev_queue', attached)).toBe('net:net_dev_queue');
+    // the native hop probe's programs, named in full from their BTF
+    expect(tracepointForProgram('netif_receive_skb', attached)).toBe('net:netif_receive_skb');
+    expect(tracepointForProgram('netif_receive_sk', attached)).toBeUndefined();
     expect(tracepointForProgram('BEGIN', attached)).toBeUndefined();
   });
   it('names nothing when two attached tracepoints cut to the same name', () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BpftraceProcess, type ProbeState } from '../../src/runner/bpftrace-process.js';
@@ -111,5 +114,19 @@ describe('BpftraceProcess (with a fake bpftrace)', () => {
     expect(alive(pid2)).toBe(false);
     expect(stubborn.p.state).toBe('stopped');
     expect(stubborn.p.restarts).toBe(0);
+  });
+});
+
+describe('BpftraceProcess with a native loader (program)', () => {
+  it('runs the program with the positional arguments, reads its lines, and names it when it exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hopscope-loader-'));
+    const loader = join(dir, 'fake-loader');
+    writeFileSync(loader, '#!/bin/sh\necho "HOPSCOPE_READY hops"\necho "args $*"\nexit 3\n', { mode: 0o755 });
+    const { p, lines, states } = fake({}, { program: loader, args: ['64', '123', '5000'], restartDelayMs: 60_000 });
+    p.start();
+    await until(() => states.some((s) => s.state === 'backoff'));
+    expect(lines).toEqual(['HOPSCOPE_READY hops', 'args 64 123 5000']);
+    expect(states.map((s) => s.state)).toEqual(['starting', 'attached', 'backoff']);
+    expect(p.lastError).toMatch(/^fake-loader exited \(code 3\)/);
   });
 });

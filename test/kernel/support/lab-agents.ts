@@ -81,6 +81,12 @@ export async function spawnAgent(args: string[], env: Record<string, string> = {
   };
 }
 
+/** `ip -n NETNS ARGS`, failing with ip's own message. */
+export async function ip(netns: string, ...args: string[]): Promise<void> {
+  const r = await execa('ip', ['-n', netns, ...args], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`ip -n ${netns} ${args.join(' ')}: ${r.stderr}`);
+}
+
 export async function nsExec(netns: string, command: string, args: string[], timeoutMs = 15_000) {
   return execa('ip', ['netns', 'exec', netns, command, ...args], { reject: false, timeout: timeoutMs });
 }
@@ -134,9 +140,9 @@ export async function bpfProgramIds(): Promise<Set<number>> {
   return new Set((JSON.parse(out.stdout || '[]') as { id: number }[]).map((p) => p.id));
 }
 
-/** The loaded tracepoint BPF programs. */
+/** The loaded BPF programs on tracepoints: bpftrace's, and the native hop probe's BTF-typed ones (`tracing`). */
 export async function tracepointPrograms(): Promise<string[]> {
-  return (await bpfPrograms()).filter((p) => p.startsWith('tracepoint:'));
+  return (await bpfPrograms()).filter((p) => p.startsWith('tracepoint:') || p.startsWith('tracing:'));
 }
 
 export function isAlive(pid: number): boolean {

@@ -1,10 +1,10 @@
 /*
- * hops-kernel-types.h - the few kernel types hops.bpf.c reads, declared with only the fields it uses.
+ * kernel-types.h - the few kernel types hops.bpf.c reads, declared with only the fields it uses.
  * CO-RE (preserve_access_index): libbpf moves every field access to where the running kernel's BTF puts it,
  * so neither the layout here nor the build machine's kernel matters; only the names do.
  */
-#ifndef HOPS_KERNEL_TYPES_H
-#define HOPS_KERNEL_TYPES_H
+#ifndef KERNEL_TYPES_H
+#define KERNEL_TYPES_H
 
 #include <linux/types.h>
 
@@ -37,6 +37,26 @@ struct sk_buff {
   __u16 network_header;
   unsigned char *head;
   unsigned char *data;
+};
+
+struct flowi4 {
+  __be32 daddr;
+};
+
+struct in6_addr {
+  __u8 s6_addr[16];
+};
+
+struct flowi6 {
+  struct in6_addr daddr;
+};
+
+struct fib6_result {
+  __u8 fib6_type;
+};
+
+struct fib6_table {
+  __u32 tb6_id;
 };
 
 #pragma clang attribute pop

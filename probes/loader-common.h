@@ -1,0 +1,116 @@
+/*
+ * loader-common.h - what the native probes' loaders (hops-loader.c, drops-loader.c) share: arguments, libbpf's
+ * messages, why a load failed, and the loop that reads the ring buffer every POLL_MS until SIGINT or SIGTERM.
+ */
+#ifndef LOADER_COMMON_H
+#define LOADER_COMMON_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+/* How long records may wait in the ring (the programs submit without waking the loader: a wakeup per event
+ * would cost the packet path). */
+#define POLL_MS 20
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig) { (void)sig; stopping = 1; }
+
+/* --check (load, attach nothing, print "ok"), --floor (attach programs that return at once), or neither. */
+enum loader_mode { MODE_RUN, MODE_CHECK, MODE_FLOOR };
+
+static enum loader_mode parse_mode(int argc, char **argv, int *next)
+{
+  *next = 1;
+  if (argc > 1 && strcmp(argv[1], "--check") == 0) return (*next = 2), MODE_CHECK;
+  if (argc > 1 && strcmp(argv[1], "--floor") == 0) return (*next = 2), MODE_FLOOR;
+  return MODE_RUN;
+}
+
+static int parse_u32(const char *s, long min, __u32 *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || end == s || v < min || v > 0xffffffffL) return -1;
+  *out = (__u32)v;
+  return 0;
+}
+
+/* libbpf's own messages: warnings and errors only (the verifier log on a failed load included). */
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+  return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, args);
+}
+
+static void loader_init(void)
+{
+  libbpf_set_print(print_libbpf);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+}
+
+static void explain_load_failure(const char *name, int err)
+{
+  fprintf(stderr, "%s: cannot load the programs: %s\n", name, strerror(err));
+  if (err == EPERM || err == EACCES)
+    fprintf(stderr, "%s: needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE); the verifier log above says more\n", name);
+  else
+    fprintf(stderr, "%s: needs BTF (/sys/kernel/btf/vmlinux), BTF-typed tracepoints (tp_btf, Linux 5.5+) and ring buffers "
+                    "(Linux 5.8+); `hopscope agent --probes bpftrace` runs the bpftrace scripts instead\n", name);
+}
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The sum over CPUs of a one-entry per-CPU u64 array (a loss counter). */
+static __u64 percpu_total(int fd, int ncpu)
+{
+  __u32 zero = 0;
+  __u64 values[ncpu];
+  __u64 sum = 0;
+  if (bpf_map_lookup_elem(fd, &zero, values) == 0)
+    for (int i = 0; i < ncpu; i++) sum += values[i];
+  return sum;
+}
+
+/*
+ * Prints `ready`, then reads `rb` every POLL_MS until a signal; once a second calls `each_second` (may be NULL)
+ * and prints "Lost N events" (as bpftrace does) when `lost_fd`'s count grew. Returns when stopped or when
+ * stdout is gone. The caller detaches and then calls ring_buffer__consume() once more.
+ */
+static void run_loop(const char *ready, struct ring_buffer *rb, int lost_fd, int ncpu, void (*each_second)(void *), void *ctx)
+{
+  setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+  printf("%s\n", ready);
+  fflush(stdout);
+  double next_second = now_s() + 1;
+  __u64 lost_printed = 0;
+  while (!stopping) {
+    ring_buffer__consume(rb);
+    double t = now_s();
+    if (t >= next_second) {
+      next_second = t + 1;
+      if (each_second) each_second(ctx);
+      __u64 lost = percpu_total(lost_fd, ncpu);
+      if (lost > lost_printed) printf("Lost %llu events\n", (unsigned long long)(lost - lost_printed));
+      lost_printed = lost;
+    }
+    if (fflush(stdout) == EOF) break; /* the agent is gone */
+    usleep(POLL_MS * 1000);
+  }
+}
+
+#endif

@@ -1,0 +1,83 @@
+/**
+ * @module Which program runs each probe group that has a native form: hopscope-hops (probes/hops.bpf.c) for the
+ * hops group and hopscope-drops (probes/drops.bpf.c) for the drops group, on BTF-typed raw tracepoints with
+ * libbpf, or bpftrace running the group's script. A native probe takes the script's arguments and prints its
+ * lines, so nothing after the child knows which one ran. The native forms exist for the groups whose
+ * tracepoints fire on every packet (docs/performance.md); the others stay bpftrace scripts.
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** --probes: `auto` prefers native and falls back per group; the others insist (native fails when it cannot run). */
+export type ProbeChoice = 'auto' | 'native' | 'bpftrace';
+export const PROBE_CHOICES: readonly ProbeChoice[] = ['auto', 'native', 'bpftrace'];
+
+export interface NativeProbe {
+  /** The loader's file name under build/native/. */
+  readonly binary: string;
+  /** The tracepoints it attaches: it needs all of them (no per-block composition as for scripts). */
+  readonly tracepoints: readonly string[];
+  /** Arguments for `--check` (placeholders of the group's real ones). */
+  readonly checkArgs: readonly string[];
+}
+
+/** The groups with a native form, by group name. */
+export const NATIVE_PROBES: Readonly<Record<string, NativeProbe>> = {
+  hops: { binary: 'hopscope-hops', tracepoints: ['syscalls:sys_enter_kill', 'net:netif_receive_skb', 'net:net_dev_queue'], checkArgs: ['64', '0', '1'] },
+  drops: { binary: 'hopscope-drops', tracepoints: ['fib:fib_table_lookup', 'skb:kfree_skb', 'fib6:fib6_table_lookup'], checkArgs: ['2'] },
+};
+
+/** What runs one group: its native loader (path), or bpftrace; and why, for the log and `doctor`. */
+export type GroupProgram =
+  | { readonly group: string; readonly kind: 'native'; readonly loader: string; readonly why: string }
+  | { readonly group: string; readonly kind: 'bpftrace'; readonly why: string };
+
+/** build/native/ at the package root (scripts/build-native.sh), from src/probes or dist/src/probes. */
+export function nativeDir(): string {
+  const candidates = ['../../build/native/', '../../../build/native/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  return candidates.find((d) => existsSync(d)) ?? (candidates[0] as string);
+}
+
+/** Outcome of `LOADER --check ARGS`: the kernel loaded (verified) the programs, or why not. */
+export type LoaderCheck = (loader: string, args: readonly string[]) => Promise<{ readonly ok: boolean; readonly detail: string }>;
+
+export const runLoaderCheck: LoaderCheck = async (loader, args) => {
+  const out = await execa(loader, ['--check', ...args], { reject: false, timeout: 30_000 });
+  if (out.exitCode === 0 && out.stdout.trim() === 'ok') return { ok: true, detail: 'verified by the kernel' };
+  const name = loader.slice(loader.lastIndexOf('/') + 1);
+  const lines = `${out.stderr}`.split('\n').filter((l) => l.startsWith(`${name}:`));
+  return { ok: false, detail: lines.join(' ') || out.shortMessage || `exit ${out.exitCode ?? '?'}` };
+};
+
+export class NativeProbeError extends Error {
+  override readonly name = 'NativeProbeError';
+}
+
+/**
+ * Picks the program of one group. `present`: which tracepoints exist here. With `native`, a group that has a
+ * native form and cannot run it fails with what is missing; with `auto` it falls back to bpftrace and says why.
+ * A group without a native form always runs bpftrace.
+ */
+export async function chooseGroupProgram(
+  group: string,
+  choice: ProbeChoice,
+  present: ReadonlyMap<string, boolean>,
+  dir: string = nativeDir(),
+  check: LoaderCheck = runLoaderCheck,
+): Promise<GroupProgram> {
+  const native = NATIVE_PROBES[group];
+  if (!native) return { group, kind: 'bpftrace', why: 'no native form' };
+  if (choice === 'bpftrace') return { group, kind: 'bpftrace', why: 'chosen with --probes bpftrace' };
+  const loader = `${dir.endsWith('/') ? dir : `${dir}/`}${native.binary}`;
+  const refuse = (why: string): GroupProgram => {
+    if (choice === 'native') throw new NativeProbeError(`--probes native: probe group ${group}: ${why}`);
+    return { group, kind: 'bpftrace', why: `native probe unavailable (${why}); running the bpftrace script` };
+  };
+  if (!existsSync(loader)) return refuse(`${loader} is not built (bash scripts/build-native.sh; needs clang, bpftool, libbpf-dev)`);
+  const missing = native.tracepoints.filter((tp) => present.get(tp) !== true);
+  if (missing.length > 0) return refuse(`tracepoint(s) ${missing.join(', ')} missing on this kernel`);
+  const verdict = await check(loader, native.checkArgs);
+  if (!verdict.ok) return refuse(verdict.detail);
+  return { group, kind: 'native', loader, why: `${native.binary}: ${verdict.detail}` };
+}

@@ -1,0 +1,188 @@
+/**
+ * The native probes (build/native/hopscope-hops and hopscope-drops, probes/hops.bpf.c and drops.bpf.c) against
+ * the bpftrace scripts they replace, on the real kernel: each pair attached at once, the same packets crossing
+ * a lab. Every line one of them prints, the other prints too, field for field but the timestamp: for hops the
+ * same interfaces, skbs, addresses, ports, flags, sequence numbers, lengths and CPUs, for IPv4, IPv6 and
+ * VXLAN-encapsulated hops; for drops the same skbs, reasons, addresses and failed route lookups (no route,
+ * prohibit, IPv6 prohibit). Then an agent told `--probes bpftrace` still traces, and `--probes native` runs
+ * the loaders.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LabPod } from '../../src/lab/lab-plan.js';
+import { decodeLine } from '../../src/decode/decode-line.js';
+import { nativeDir } from '../../src/probes/native-probes.js';
+import { PROBES_DIR } from '../../src/probes/probe-catalog.js';
+import { DropReasons } from '../../src/decode/drop-reasons.js';
+import { childPids, hopSequence, ip, nsExec, startAgentProcess, startLab, waitForTraces, type TestLab } from './support/lab-agents.js';
+
+const HOPS = `${nativeDir()}hopscope-hops`;
+const DROPS = `${nativeDir()}hopscope-drops`;
+const started: ResultPromise[] = [];
+const labs: TestLab[] = [];
+
+afterAll(async () => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const lab of labs) await lab.down();
+});
+
+interface Probe {
+  readonly lines: string[];
+  stop(): Promise<void>;
+}
+
+/** One probe program (argv), until it prints its group's READY line. */
+async function startProbe(group: string, argv: string[]): Promise<Probe> {
+  const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], { reject: false, buffer: false, stdin: 'ignore' });
+  started.push(child);
+  const lines: string[] = [];
+  let rest = '';
+  let ready!: () => void;
+  const attached = new Promise<void>((r) => (ready = r));
+  child.stdout?.on('data', (d: Buffer) => {
+    const parts = (rest + d.toString()).split('\n');
+    rest = parts.pop() ?? '';
+    for (const l of parts) (l === `HOPSCOPE_READY ${group}` ? ready() : lines.push(l));
+  });
+  const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${argv[0]} exited (${code}) before attaching`))));
+  await Promise.race([attached, failed]);
+  return {
+    lines,
+    stop: async () => {
+      child.kill('SIGINT');
+      await child;
+    },
+  };
+}
+
+/** Hop (or drop) lines about the given addresses, each without its timestamp, sorted. */
+function about(type: 'hop' | 'drop', lines: readonly string[], addresses: ReadonlySet<string>): string[] {
+  const timestampField = type === 'hop' ? 2 : 1;
+  return lines
+    .filter((l) => {
+      const d = decodeLine(l);
+      return d.ok && d.event.type === type && (addresses.has(d.event.saddr) || addresses.has(d.event.daddr));
+    })
+    .map((l) => l.split(' ').filter((_, i) => i !== timestampField).join(' '))
+    .sort();
+}
+
+/**
+ * Runs `traffic` with a group's bpftrace script and its native loader both attached; returns each one's lines
+ * about `addresses`. hops: every packet traced (`1`), no trace-on-demand sender (`0`); drops: this kernel's
+ * NOT_SPECIFIED.
+ */
+async function bothSee(group: 'hops' | 'drops', addresses: ReadonlySet<string>, traffic: () => Promise<void>): Promise<{ bpftrace: string[]; native: string[] }> {
+  const args = group === 'hops' ? ['1', '0', '1000'] : [String(DropReasons.fromKernel().notSpecified())];
+  const bt = await startProbe(group, ['bpftrace', '-B', 'line', `${PROBES_DIR}${group}.bt`, ...args]);
+  const native = await startProbe(group, [group === 'hops' ? HOPS : DROPS, ...args]);
+  try {
+    await traffic();
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    await native.stop();
+    await bt.stop();
+  }
+  const type = group === 'hops' ? 'hop' : 'drop';
+  return { bpftrace: about(type, bt.lines, addresses), native: about(type, native.lines, addresses) };
+}
+
+const udp = (netns: string, ip: string, port: number) => nsExec(netns, 'bash', ['-c', `echo hopscope > /dev/udp/${ip}/${port}`]);
+// a SYN to a closed port: the SYN and the RST that answers it
+const closedTcp = (netns: string, ip: string) => nsExec(netns, 'bash', ['-c', `exec 3<>/dev/tcp/${ip}/9 || true`]);
+
+describe('native probes and the bpftrace scripts, side by side, dual-stack lab', () => {
+  let lab: TestLab;
+  let p11: LabPod;
+  let p21: LabPod;
+  beforeAll(async () => {
+    lab = await startLab('hnh', 2, 2, 0, { ipv6: true });
+    labs.push(lab);
+    const [a, b] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
+    if (!a?.ip6 || !b?.ip6) throw new Error('the lab has no IPv6 pods');
+    [p11, p21] = [a, b];
+  }, 60_000);
+
+  it('hops: the same lines, but for timestamps, for ICMP, UDP, TCP over IPv4 and ICMPv6 and UDP over IPv6', async () => {
+    // neighbours resolved first, so both probes see the same packets whatever the timing
+    await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
+    await nsExec(p11.netns, 'ping', ['-6', '-c', '1', '-W', '2', p21.ip6 as string]);
+    const seen = await bothSee('hops', new Set([p11.ip, p21.ip, p11.ip6 as string, p21.ip6 as string]), async () => {
+      await nsExec(p11.netns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', p21.ip]);
+      await nsExec(p11.netns, 'ping', ['-6', '-c', '3', '-i', '0.2', '-W', '2', p21.ip6 as string]);
+      await udp(p11.netns, p21.ip, 9999);
+      await udp(p11.netns, p21.ip6 as string, 9999);
+      await closedTcp(p11.netns, p21.ip);
+    });
+    // 3 echo requests and replies cross 10 interfaces each way, per family; the datagrams and the SYN/RST too
+    expect(seen.bpftrace.filter((l) => l.startsWith('H ')).length).toBeGreaterThanOrEqual(60 + 10 + 20);
+    expect(seen.bpftrace.filter((l) => l.startsWith('H6 ')).length).toBeGreaterThanOrEqual(60 + 10);
+    expect(seen.native).toEqual(seen.bpftrace);
+  }, 120_000);
+
+  it('drops: the same lines, but for timestamps, for no route, prohibit and IPv6 prohibit, with the failed lookup\'s error', async () => {
+    const n1 = `hnhn1`;
+    const seen = await bothSee('drops', new Set([p11.ip, p21.ip, p11.ip6 as string, p21.ip6 as string]), async () => {
+      try {
+        await ip(n1, 'route', 'del', '10.244.2.0/24');
+        await nsExec(p11.netns, 'ping', ['-c', '2', '-i', '0.2', '-W', '1', p21.ip]);
+        await ip(n1, 'route', 'add', 'prohibit', '10.244.2.0/24');
+        await nsExec(p11.netns, 'ping', ['-c', '2', '-i', '0.2', '-W', '1', p21.ip]);
+        await ip(n1, '-6', 'route', 'replace', 'prohibit', 'fd00:10:244:2::/64');
+        await nsExec(p11.netns, 'ping', ['-6', '-c', '2', '-i', '0.2', '-W', '1', p21.ip6 as string]);
+      } finally {
+        await ip(n1, 'route', 'replace', '10.244.2.0/24', 'via', '192.168.254.2', 'dev', 'eth0');
+        await ip(n1, '-6', 'route', 'replace', 'fd00:10:244:2::/64', 'via', 'fd00:192:168:254::2', 'dev', 'eth0');
+      }
+    });
+    const d4 = seen.bpftrace.filter((l) => l.startsWith('D '));
+    // 2 pings with no route (fib err -101 or -113), 2 against prohibit (-13); 2 IPv6 against prohibit (-13)
+    expect(d4.length).toBeGreaterThanOrEqual(4);
+    expect(d4.filter((l) => l.endsWith(' -13')).length).toBeGreaterThanOrEqual(2);
+    expect(seen.bpftrace.filter((l) => l.startsWith('D6 ') && l.endsWith(' -13')).length).toBeGreaterThanOrEqual(2);
+    expect(seen.native).toEqual(seen.bpftrace);
+  }, 120_000);
+});
+
+describe('native hop probe and hops.bt, side by side, VXLAN overlay lab', () => {
+  it('print the same hop lines for encapsulated hops: the inner packet, the tunnel port, the outer length', async () => {
+    const lab = await startLab('hnv', 2, 2, 0, { overlay: 'vxlan' });
+    labs.push(lab);
+    const [p11, p21] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
+    if (!p11 || !p21) throw new Error('the lab has no pods');
+    await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
+    const seen = await bothSee('hops', new Set([p11.ip, p21.ip]), async () => {
+      await nsExec(p11.netns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', p21.ip]);
+      await udp(p11.netns, p21.ip, 9999);
+    });
+    const encapsulated = (lines: string[]) => lines.filter((l) => l.endsWith(' 8472'));
+    // each way, both nodes' uplinks carry the packet inside the tunnel
+    expect(encapsulated(seen.bpftrace).length).toBeGreaterThanOrEqual(3 * 2 * 2);
+    expect(seen.native).toEqual(seen.bpftrace);
+  }, 120_000);
+});
+
+describe('choosing the probes', () => {
+  it('--probes bpftrace runs the scripts and still traces a cross-node ping hop by hop; --probes native runs both loaders', async () => {
+    const lab = await startLab('hnc', 2, 1);
+    labs.push(lab);
+    const [p11, p21] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
+    if (!p11 || !p21) throw new Error('the lab has no pods');
+    const commands = async (pid: number) => (await childPids(pid)).map((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0'));
+    for (const choice of ['bpftrace', 'native'] as const) {
+      const agent = await startAgentProcess('node-1', 'hncn1', lab.inventoryPath, ['--probes', choice]);
+      try {
+        const programs = (await commands(agent.pid)).map((a) => a[0]);
+        for (const loader of [HOPS, DROPS]) expect(programs.includes(loader), `${choice}: ${JSON.stringify(programs)}`).toBe(choice === 'native');
+        expect(programs.filter((p) => p === 'bpftrace').length).toBe(choice === 'native' ? 2 : 4);
+        for (const group of ['hops', 'drops']) expect(agent.log.join('\n')).toContain(`probe group ${group}: ${choice}`);
+        await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
+        const [t] = await waitForTraces(agent.url, (x) => x.protocol === 'ICMP' && x.src.ip === p11.ip && x.packet.icmp_type === 8, `${choice}: the echo request's trace`);
+        expect(hopSequence(t!)).toEqual(['pod:egress', 'veth:ingress', 'bridge:ingress', 'uplink:egress']);
+      } finally {
+        await agent.stop();
+      }
+    }
+  }, 120_000);
+});
