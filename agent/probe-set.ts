@@ -26,6 +26,8 @@ export interface ProbeSetOptions {
 interface RunningGroup {
   readonly composed: ComposedScript;
   readonly process: BpftraceProcess;
+  /** Runs the group's native loader, not bpftrace. */
+  readonly native: boolean;
 }
 
 function nativeLoader(programs: readonly GroupProgram[], group: string): { program?: string } {
@@ -46,16 +48,17 @@ export class ProbeSet {
         continue;
       }
       if (composed.missing.length) o.log(`probe group ${group.name}: tracepoints ${composed.missing.join(', ')} missing on this kernel; running without them`);
+      const loader = nativeLoader(o.programs, group.name);
       const process = new BpftraceProcess({
         group: group.name,
         script: composed.script,
         args: o.args(group.name),
         bpftrace: o.bpftrace,
-        ...nativeLoader(o.programs, group.name),
+        ...loader,
         onStateChange: (state, detail) => o.onStateChange(group.name, state, detail),
         onLine: (line) => o.onLine(group.name, line),
       });
-      this.running.push({ composed, process });
+      this.running.push({ composed, process, native: loader.program !== undefined });
     }
   }
 
@@ -80,8 +83,8 @@ export class ProbeSet {
   /** Every group, the unavailable ones down, so alerts on probe_up see them. */
   views(): ProbeView[] {
     return [
-      ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts })),
-      ...this.unavailable.map((u) => ({ name: u.name, up: false, restarts: 0 })),
+      ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts, native: r.native })),
+      ...this.unavailable.map((u) => ({ name: u.name, up: false, restarts: 0, native: false })),
     ];
   }
 

@@ -9,7 +9,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ProgramNames, tracepointForProgram } from '../runner/bpf-program-names.js';
-import { bpfStatsEnabled, PROG_TYPE_TRACEPOINT, readBpfPrograms, type BpfProgramStat } from '../runner/bpf-program-stats.js';
+import { bpfStatsEnabled, TRACEPOINT_PROG_TYPES, readBpfPrograms, type BpfProgramStat } from '../runner/bpf-program-stats.js';
 
 /** A probe group's bpftrace: its PID while it runs, and the tracepoints its script attached. */
 export interface ProgramHost {
@@ -62,7 +62,7 @@ export class BpfCostTally {
     for (const host of hosts) {
       if (host.pid === undefined) continue;
       running.add(host.pid);
-      for (const stat of this.deps.readPrograms(host.pid)) if (stat.type === PROG_TYPE_TRACEPOINT) live.push({ host, pid: host.pid, stat });
+      for (const stat of this.deps.readPrograms(host.pid)) if (TRACEPOINT_PROG_TYPES.has(stat.type)) live.push({ host, pid: host.pid, stat });
     }
     await this.deps.names.refresh(live.map((l) => l.stat.id));
     const now = new Map<number, Seen>();

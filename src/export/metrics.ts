@@ -22,6 +22,8 @@ export interface ProbeView {
   readonly name: string;
   readonly up: boolean;
   readonly restarts: number;
+  /** Runs its native probe (libbpf, BTF-typed raw tracepoints) rather than its bpftrace script. */
+  readonly native: boolean;
 }
 
 export interface MetricsSources {
@@ -81,6 +83,15 @@ export class AgentMetrics {
       registers,
       collect() {
         for (const p of s.probes()) this.set({ probe: p.name }, p.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'hopscope_probe_native',
+      help: '1 when the probe group runs its native probe (libbpf, BTF-typed raw tracepoints), 0 when it runs its bpftrace script.',
+      labelNames: ['probe'],
+      registers,
+      collect() {
+        for (const p of s.probes()) this.set({ probe: p.name }, p.native ? 1 : 0);
       },
     });
     const restartsSeen = new Map<string, number>();

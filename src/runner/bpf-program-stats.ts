@@ -6,12 +6,15 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-/** BPF_PROG_TYPE_TRACEPOINT: the programs that run on the packet path (BEGIN, END and intervals are others). */
-export const PROG_TYPE_TRACEPOINT = 5;
+/**
+ * The program types that run on tracepoints: BPF_PROG_TYPE_TRACEPOINT (5, bpftrace's) and BPF_PROG_TYPE_TRACING
+ * (26, the native probes' tp_btf programs). bpftrace's BEGIN, END and intervals are other types.
+ */
+export const TRACEPOINT_PROG_TYPES: ReadonlySet<number> = new Set([5, 26]);
 
 export interface BpfProgramStat {
   readonly id: number;
-  /** The kernel's program type number (5: tracepoint). */
+  /** The kernel's program type number (5: tracepoint, 26: tracing). */
   readonly type: number;
   readonly runs: number;
   readonly runNs: number;

@@ -53,7 +53,7 @@ export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) =>
       node: 'node-1',
       bridge: 'cni0',
       counters,
-      probes: () => PROBE_GROUPS.map((g) => ({ name: g.name, up: true, restarts: 0 })),
+      probes: () => PROBE_GROUPS.map((g) => ({ name: g.name, up: true, restarts: 0, native: false })),
       flowsActive: () => flows.size,
       flowsEvicted: () => flows.evicted,
       streamClients: () => 0,

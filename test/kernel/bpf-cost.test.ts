@@ -1,6 +1,6 @@
 /**
  * The agent's own kernel cost as it exports it (hopscope_bpf_*), on the real kernel: with
- * kernel.bpf_stats_enabled on, the runs of hops.bt's programs grow by at least the hops the test's pings
+ * kernel.bpf_stats_enabled on, the runs of the hop probe's programs (native, by default) grow by at least the hops the test's pings
  * crossed; with it off they do not grow at all. The sysctl is global: it is put back as it was.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -35,7 +35,7 @@ async function pings(n: number): Promise<void> {
   expect(r.exitCode, r.stdout + r.stderr).toBe(0);
 }
 
-describe('hopscope_bpf_*: what hops.bt costs, as the kernel accounts it', () => {
+describe('hopscope_bpf_*: what the hop probe costs, as the kernel accounts it', () => {
   it('with kernel.bpf_stats_enabled=1 every hop of every ping is a run of the hops programs, with its run time', async () => {
     writeFileSync(STATS, '1');
     await pings(1); // ARP and neighbour set-up out of the way

@@ -53,7 +53,8 @@ describe('overload', () => {
       },
     };
     writeFileSync(join(dir, 'plan.json'), JSON.stringify(plan));
-    agent = await startAgentWith(['--node', 'node-1', '--netns', NETNS, '--bpftrace', FAKE, '--sample', '1'], { HOPSCOPE_FAKE_PLAN: join(dir, 'plan.json') });
+    // the fake stands in for bpftrace's hops script: --probes bpftrace, or the real native hop probe would run
+    agent = await startAgentWith(['--node', 'node-1', '--netns', NETNS, '--bpftrace', FAKE, '--probes', 'bpftrace', '--sample', '1'], { HOPSCOPE_FAKE_PLAN: join(dir, 'plan.json') });
     const url = agent.url;
     const scraper = startScraper(url, 250, 8);
     let maxRss = 0;

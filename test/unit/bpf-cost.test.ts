@@ -93,6 +93,19 @@ describe('hopscope_bpf_* from the probe groups\' programs', () => {
     expect(await value('hopscope_bpf_runs_total', 'net:netif_receive_skb')).toBe(157);
   });
 
+  it('counts a native probe\'s tp_btf programs (type 26, named in full) as bpftrace\'s', async () => {
+    const tally = new BpfCostTally(() => [hops], {
+      readPrograms: () => [prog(11, 40, 4_000, 26), prog(12, 30, 3_000, 26)],
+      names: new ProgramNames(async () => new Map([[11, 'netif_receive_skb'], [12, 'net_dev_queue']])),
+      statsEnabled: () => true,
+    });
+    const registry = new Registry();
+    registerBpfCostMetrics(registry, tally);
+    const text = await registry.metrics();
+    expect(sampleValue(text, 'hopscope_bpf_runs_total', { probe: 'hops', tracepoint: 'net:netif_receive_skb' })).toBe(40);
+    expect(sampleValue(text, 'hopscope_bpf_run_seconds_total', { probe: 'hops', tracepoint: 'net:net_dev_queue' })).toBeCloseTo(3e-6, 12);
+  });
+
   it('a read that misses programs of a bpftrace still running (a failed /proc read) neither drops nor doubles their counts', async () => {
     let programs = [prog(1, 100, 40_000)];
     const tally = new BpfCostTally(() => [hops], { readPrograms: () => programs, names: new ProgramNames(async () => names), statsEnabled: () => true });

@@ -21,7 +21,7 @@ function setup(): Setup {
     node: 'node-1', bridgeName: 'cni0', scope: recordedScope(1), inventory: () => recordedInventory, dropReasons: REASONS, requestRescan: () => undefined,
   });
   const state = {
-    probes: PROBE_NAMES.map((name) => ({ name, up: true, restarts: 0 })),
+    probes: PROBE_NAMES.map((name) => ({ name, up: true, restarts: 0, native: name === 'hops' })),
     flowsActive: 0,
     flowsEvicted: 0,
     streamClients: 0,
@@ -149,6 +149,7 @@ const DESIGN_METRICS: Record<string, string> = {
   hopscope_path_latency_seconds: 'histogram',
   hopscope_hop_latency_seconds: 'histogram',
   hopscope_probe_up: 'gauge',
+  hopscope_probe_native: 'gauge',
   hopscope_probe_restarts_total: 'counter',
   hopscope_events_total: 'counter',
   hopscope_events_lost_total: 'counter',
@@ -217,7 +218,7 @@ describe('AgentMetrics reflects the model at scrape time', () => {
     counters.onCounter({ type: 'counter', name: 'bridged', keys: [RECORDED_NETNS.node1, 4], value: 7 });
     counters.onCounter({ type: 'counter', name: 'to_host', keys: [RECORDED_NETNS.node1, 3], value: 4 });
     counters.onCounter({ type: 'counter', name: 'unknown_unicast', keys: [RECORDED_NETNS.node1, 5], value: 2 });
-    state.probes = [{ name: 'hops', up: true, restarts: 0 }, { name: 'drops', up: false, restarts: 2 }];
+    state.probes = [{ name: 'hops', up: true, restarts: 0, native: true }, { name: 'drops', up: false, restarts: 2, native: false }];
     state.flowsActive = 42;
     state.flowsEvicted = 5;
     metrics.recordTrace(flowTrace(1));
@@ -239,6 +240,8 @@ describe('AgentMetrics reflects the model at scrape time', () => {
     expect(valueOf(samples, 'hopscope_bridge_unknown_unicast_total', { node, bridge })).toBe(2);
     expect(valueOf(samples, 'hopscope_probe_up', { probe: 'hops' })).toBe(1);
     expect(valueOf(samples, 'hopscope_probe_up', { probe: 'drops' })).toBe(0);
+    expect(valueOf(samples, 'hopscope_probe_native', { probe: 'hops' })).toBe(1);
+    expect(valueOf(samples, 'hopscope_probe_native', { probe: 'drops' })).toBe(0);
     expect(valueOf(samples, 'hopscope_probe_restarts_total', { probe: 'drops' })).toBe(2);
     expect(valueOf(samples, 'hopscope_flows_active', {})).toBe(42);
     expect(valueOf(samples, 'hopscope_flows_evicted_total', {})).toBe(5);
@@ -271,7 +274,7 @@ describe('AgentMetrics reflects the model at scrape time', () => {
       counters.onDrop(drop({ reason: 88, skb: String(round), monoNs: 1e9 * (round + 1) }));
       counters.onFdb(fdb('update', round % 2 === 0 ? 'veth1p1' : 'veth1p2', 'aa:bb:cc:dd:ee:01'));
       counters.onCounter({ type: 'counter', name: 'bridged', keys: [RECORDED_NETNS.node1, 4], value: 10 * (round + 1) });
-      state.probes = PROBE_NAMES.map((name) => ({ name, up: round % 2 === 0, restarts: round }));
+      state.probes = PROBE_NAMES.map((name) => ({ name, up: round % 2 === 0, restarts: round, native: false }));
       state.flowsEvicted += 3;
       metrics.events.inc({ probe: 'hops' }, 10);
       metrics.recordTrace(flowTrace(round));

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { childPids, spawnAgent, type AgentProcess } from './lab-agents.js';
 import { promtoolCheckMetrics } from './prometheus.js';
 
-/** The agent's direct children whose command line names a probe group (the native hop loader: hops): group -> PIDs. */
+/** The agent's direct children whose command line names a probe group (a native loader, by its name): group -> PIDs. */
 export async function probeChildren(agentPid: number): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>();
   for (const pid of await childPids(agentPid)) {
@@ -17,7 +17,7 @@ export async function probeChildren(agentPid: number): Promise<Map<string, numbe
     } catch {
       continue; // exited meanwhile
     }
-    const group = /hopscope probe group ([a-z0-9-]+)/.exec(cmd)?.[1] ?? (cmd.split('\0')[0]?.endsWith('/hopscope-hops') ? 'hops' : undefined);
+    const group = /hopscope probe group ([a-z0-9-]+)/.exec(cmd)?.[1] ?? /\/hopscope-([a-z]+)$/.exec(cmd.split('\0')[0] ?? '')?.[1];
     if (!group) continue;
     out.set(group, [...(out.get(group) ?? []), pid]);
   }
