@@ -23,7 +23,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY probes ./probes
 COPY scripts/build-native.sh ./scripts/build-native.sh
-RUN bash scripts/build-native.sh
+RUN bash scripts/build-native.sh --require
 
 # ---- runtime ----
 FROM debian:bookworm-slim

@@ -29,7 +29,7 @@ static int print_drop(void *ctx, void *data, size_t size)
            (int)r->ifindex, (unsigned long long)r->skb, r->reason, r->addr[0], r->addr[1], r->addr[2], r->addr[3],
            r->addr[4], r->addr[5], r->addr[6], r->addr[7], r->proto, r->vtcfl, r->cpu, r->fib_err);
   }
-  return 0;
+  return batch_done();
 }
 
 int main(int argc, char **argv)
@@ -43,16 +43,28 @@ int main(int argc, char **argv)
   }
   loader_init();
   int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    fprintf(stderr, "%s: cannot count the possible CPUs: %s\n", NAME, strerror(-ncpu));
+    return 1;
+  }
   struct drops_bpf *skel = drops_bpf__open();
-  if (ncpu <= 0 || !skel) {
+  if (!skel) {
     fprintf(stderr, "%s: cannot open the BPF object: %s\n", NAME, strerror(errno));
     return 1;
   }
   skel->rodata->not_specified = not_specified;
   skel->rodata->floor_only = mode == MODE_FLOOR;
+  bpf_map__set_max_entries(skel->maps.events, ring_bytes(1u << 20, ncpu));
   int err = drops_bpf__load(skel);
   if (err) {
-    explain_load_failure(NAME, -err);
+    explain_failure(NAME, "load", -err);
+    drops_bpf__destroy(skel);
+    return 1;
+  }
+  /* --check attaches too (for a moment): a tracepoint the kernel will not attach fails here, not at run time */
+  err = drops_bpf__attach(skel);
+  if (err) {
+    explain_failure(NAME, "attach", -err);
     drops_bpf__destroy(skel);
     return 1;
   }
@@ -62,17 +74,14 @@ int main(int argc, char **argv)
     return 0;
   }
   struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), print_drop, NULL, NULL);
-  err = rb ? drops_bpf__attach(skel) : -errno;
-  if (err) {
-    fprintf(stderr, "%s: cannot attach the programs: %s\n", NAME, strerror(-err));
-    ring_buffer__free(rb);
+  if (!rb) {
+    fprintf(stderr, "%s: cannot read the ring buffer: %s\n", NAME, strerror(errno));
     drops_bpf__destroy(skel);
     return 1;
   }
   run_loop("HOPSCOPE_READY drops", rb, bpf_map__fd(skel->maps.lost), ncpu, NULL, NULL);
   drops_bpf__detach(skel);
-  ring_buffer__consume(rb);
-  fflush(stdout);
+  drain(rb);
   ring_buffer__free(rb);
   drops_bpf__destroy(skel);
   return 0;

@@ -23,7 +23,7 @@ const volatile __u32 floor_only = 0;
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 1 << 20);
+  __uint(max_entries, 1 << 20); /* the loader sizes it by the CPU count (ring_bytes) */
 } events SEC(".maps");
 
 struct {

@@ -7,12 +7,12 @@
  *   SAMPLE_N      sample modulus (1 = every packet), hops.bt's $1
  *   AGENT_PID     the process whose kill(2) calls carry trace-on-demand commands, hops.bt's $2
  *   FOCUS_BUDGET  events/s a trace-on-demand widening may add, hops.bt's $3
- *   --check       load the programs (the kernel's verifier runs), attach nothing, print "ok" and exit 0; on
- *                 failure say what is missing on stderr and exit 1
+ *   --check       load the programs (the kernel's verifier runs) and attach them for a moment, print "ok" and
+ *                 exit 0; on failure say what is missing on stderr and exit 1
  *   --floor       attach programs that return at once (npm run bench: the cost of the attachment alone)
  *
  * Output (stdout): "HOPSCOPE_READY hops" once attached; then `H`/`H6` lines for selected hops, read from the ring
- * buffer every POLL_MS; every second the bridge counters as `@name[netns, ifindex]: count` (cumulative, a
+ * buffer (8 MiB, or 1 MiB per CPU up to 64 MiB) every POLL_MS; every second the bridge counters as `@name[netns, ifindex]: count` (cumulative, a
  * blank line after each map, as bpftrace's print()) and "Lost N events" when the ring was full. SIGINT or
  * SIGTERM: detach, print what is left, exit 0.
  */
@@ -37,7 +37,7 @@ static int print_hop(void *ctx, void *data, size_t size)
            r->addr[1], r->addr[2], r->addr[3], r->addr[4], r->addr[5], r->addr[6], r->addr[7], r->proto, r->vtcfl,
            r->plen, r->l4a, r->l4b, r->flags, r->seq, r->len, r->cpu);
   }
-  return 0;
+  return batch_done();
 }
 
 /* A per-CPU counter map keyed by (netns, ifindex), summed over CPUs. */
@@ -78,8 +78,12 @@ int main(int argc, char **argv)
   }
   loader_init();
   int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    fprintf(stderr, "%s: cannot count the possible CPUs: %s\n", NAME, strerror(-ncpu));
+    return 1;
+  }
   struct hops_bpf *skel = hops_bpf__open();
-  if (ncpu <= 0 || !skel) {
+  if (!skel) {
     fprintf(stderr, "%s: cannot open the BPF object: %s\n", NAME, strerror(errno));
     return 1;
   }
@@ -87,9 +91,17 @@ int main(int argc, char **argv)
   skel->rodata->agent_tgid = pid;
   skel->rodata->focus_budget = budget;
   skel->rodata->floor_only = mode == MODE_FLOOR;
+  bpf_map__set_max_entries(skel->maps.events, ring_bytes(8u << 20, ncpu));
   int err = hops_bpf__load(skel);
   if (err) {
-    explain_load_failure(NAME, -err);
+    explain_failure(NAME, "load", -err);
+    hops_bpf__destroy(skel);
+    return 1;
+  }
+  /* --check attaches too (for a moment): a tracepoint the kernel will not attach fails here, not at run time */
+  err = hops_bpf__attach(skel);
+  if (err) {
+    explain_failure(NAME, "attach", -err);
     hops_bpf__destroy(skel);
     return 1;
   }
@@ -99,18 +111,15 @@ int main(int argc, char **argv)
     return 0;
   }
   struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), print_hop, NULL, NULL);
-  err = rb ? hops_bpf__attach(skel) : -errno;
-  if (err) {
-    fprintf(stderr, "%s: cannot attach the programs: %s\n", NAME, strerror(-err));
-    ring_buffer__free(rb);
+  if (!rb) {
+    fprintf(stderr, "%s: cannot read the ring buffer: %s\n", NAME, strerror(errno));
     hops_bpf__destroy(skel);
     return 1;
   }
   run_loop("HOPSCOPE_READY hops", rb, bpf_map__fd(skel->maps.lost), ncpu, print_bridge_counters, skel);
   /* detach first, then print what the programs wrote before */
   hops_bpf__detach(skel);
-  ring_buffer__consume(rb);
-  fflush(stdout);
+  drain(rb);
   ring_buffer__free(rb);
   hops_bpf__destroy(skel);
   return 0;

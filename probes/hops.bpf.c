@@ -6,7 +6,7 @@
  *   - tp_btf: the kernel calls the program with the skb pointer, without filling a trace-event record;
  *     sk_buff and net_device fields are read directly (no helper call per field);
  *   - the packet header is copied with one helper call (two inside VXLAN);
- *   - the bridge-entry word is a per-CPU array (a lookup is a few instructions, no hash update);
+ *   - the bridge entry is a per-CPU array slot (a lookup is a few instructions, no hash-map update);
  *   - selected hops go to a ring buffer as fixed records, read in batches.
  */
 #include "kernel-types.h"
@@ -26,14 +26,15 @@ const volatile __u32 focus_budget = 1000;
 /* The bench's floor: the same attachments, programs that return at once (the verifier drops the rest). */
 const volatile __u32 floor_only = 0;
 
-/* Trace-on-demand state (probes/hops.bt, "Focus"). Plain globals: one writer (the kill channel). */
+/* Trace-on-demand state (probes/hops.bt, "Focus"), plain globals: the focus is written by the kill channel only;
+ * the budget's second and count by every CPU without atomics, as in hops.bt (at worst a few events over budget). */
 __u64 focus_addr, focus_port, focus_lo, focus6_on, focus6_hi, focus6_lo;
 __u64 focus6_part[9];
 __u64 focus_sec, focus_n;
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 8 << 20);
+  __uint(max_entries, 8 << 20); /* the loader sizes it by the CPU count (ring_bytes) */
 } events SEC(".maps");
 
 /* Records that found the ring full; the loader prints "Lost N events" as bpftrace does. */

@@ -23,7 +23,8 @@ typedef struct {
 } possible_net_t;
 
 struct net_device {
-  /* a 32-bit bitfield since 6.12, a plain unsigned int before: read with BPF_CORE_READ_BITFIELD */
+  /* unsigned int before ~5.16, unsigned long long until 6.11, a 32-bit bitfield in priv_flags_fast since 6.12:
+   * BPF_CORE_READ_BITFIELD reads the running kernel's size and position */
   unsigned long long priv_flags : 32;
   char name[16];
   int ifindex;

@@ -16,13 +16,33 @@
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/libbpf_version.h>
+
+/* libbpf 1.0 returns NULL (not an error pointer) on failure and raises RLIMIT_MEMLOCK itself where the kernel
+ * still charges BPF memory to it (before 5.11); the loaders rely on both. */
+#if LIBBPF_MAJOR_VERSION < 1
+#error "the native probes need libbpf 1.0 or newer (Debian 12: apt-get install libbpf-dev)"
+#endif
 
 /* How long records may wait in the ring (the programs submit without waking the loader: a wakeup per event
  * would cost the packet path). */
 #define POLL_MS 20
+/* Records printed per ring_buffer__consume() call: libbpf 1.1 reads for as long as the programs write, so
+ * under a flood one call would never return (no counters, no loss reports, no stop). */
+#define BATCH 4096
+
+/* Records printed in the current batch; a record callback returns batch_done() after printing. */
+static int batch_count;
 
 static volatile sig_atomic_t stopping;
 static void on_signal(int sig) { (void)sig; stopping = 1; }
+
+/* 0 to go on reading; -EAGAIN once the batch is full or a stop was asked for (the record is printed either way:
+ * libbpf has already consumed it). */
+static int batch_done(void)
+{
+  return ++batch_count >= BATCH || stopping ? -EAGAIN : 0;
+}
 
 /* --check (load, attach nothing, print "ok"), --floor (attach programs that return at once), or neither. */
 enum loader_mode { MODE_RUN, MODE_CHECK, MODE_FLOOR };
@@ -56,16 +76,33 @@ static void loader_init(void)
   libbpf_set_print(print_libbpf);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  /* Node starts children with SIGPIPE at its default: without this a gone agent kills the loader in a write,
+   * before it can detach */
+  signal(SIGPIPE, SIG_IGN);
 }
 
-static void explain_load_failure(const char *name, int err)
+/* Why the programs did not load or attach (`what`: "load" or "attach"), and what to do. */
+static void explain_failure(const char *name, const char *what, int err)
 {
-  fprintf(stderr, "%s: cannot load the programs: %s\n", name, strerror(err));
-  if (err == EPERM || err == EACCES)
-    fprintf(stderr, "%s: needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE); the verifier log above says more\n", name);
+  fprintf(stderr, "%s: cannot %s the programs: %s\n", name, what, strerror(err));
+  if (err == EPERM)
+    fprintf(stderr, "%s: needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)\n", name);
+  else if (err == EACCES)
+    fprintf(stderr, "%s: the kernel's verifier rejected a program (its log is above); `hopscope agent --probes bpftrace` "
+                    "runs the bpftrace scripts instead\n", name);
   else
     fprintf(stderr, "%s: needs BTF (/sys/kernel/btf/vmlinux), BTF-typed tracepoints (tp_btf, Linux 5.5+) and ring buffers "
                     "(Linux 5.8+); `hopscope agent --probes bpftrace` runs the bpftrace scripts instead\n", name);
+}
+
+/* The ring buffer's size: at least `min_bytes`, 1 MiB per possible CPU up to 64 MiB, a power of two. */
+static __u32 ring_bytes(__u32 min_bytes, int ncpu)
+{
+  __u64 want = (__u64)ncpu << 20;
+  if (want > (64u << 20)) want = 64u << 20;
+  __u32 size = min_bytes;
+  while (size < want) size <<= 1;
+  return size;
 }
 
 static double now_s(void)
@@ -87,9 +124,10 @@ static __u64 percpu_total(int fd, int ncpu)
 }
 
 /*
- * Prints `ready`, then reads `rb` every POLL_MS until a signal; once a second calls `each_second` (may be NULL)
- * and prints "Lost N events" (as bpftrace does) when `lost_fd`'s count grew. Returns when stopped or when
- * stdout is gone. The caller detaches and then calls ring_buffer__consume() once more.
+ * Prints `ready`, then reads `rb` every POLL_MS (at once again while a batch came back full) until a signal;
+ * once a second calls `each_second` (may be NULL) and prints "Lost N events" (as bpftrace does) when
+ * `lost_fd`'s count grew. Returns when stopped or when stdout is gone. The caller detaches, then drains the ring
+ * with drain().
  */
 static void run_loop(const char *ready, struct ring_buffer *rb, int lost_fd, int ncpu, void (*each_second)(void *), void *ctx)
 {
@@ -99,7 +137,8 @@ static void run_loop(const char *ready, struct ring_buffer *rb, int lost_fd, int
   double next_second = now_s() + 1;
   __u64 lost_printed = 0;
   while (!stopping) {
-    ring_buffer__consume(rb);
+    batch_count = 0;
+    int more = ring_buffer__consume(rb) == -EAGAIN && !stopping;
     double t = now_s();
     if (t >= next_second) {
       next_second = t + 1;
@@ -109,8 +148,17 @@ static void run_loop(const char *ready, struct ring_buffer *rb, int lost_fd, int
       lost_printed = lost;
     }
     if (fflush(stdout) == EOF) break; /* the agent is gone */
-    usleep(POLL_MS * 1000);
+    if (!more) usleep(POLL_MS * 1000);
   }
+}
+
+/* After detaching: print what the programs wrote before, batch by batch. */
+static void drain(struct ring_buffer *rb)
+{
+  stopping = 0;
+  do batch_count = 0;
+  while (ring_buffer__consume(rb) == -EAGAIN);
+  fflush(stdout);
 }
 
 #endif

@@ -3,8 +3,11 @@
 # hopscope-drops (probes/drops.bpf.c + drops-loader.c), each when a source is newer than its binary. Needs clang
 # (BPF target), bpftool (the skeleton), gcc, and libbpf-dev, libelf-dev and zlib1g-dev (scripts/ensure-deps.sh
 # installs them). The BPF objects are CO-RE: built once, they run on any kernel with BTF, whatever kernel built
-# them.
+# them. Without the tools it warns and builds nothing (the agent then runs the bpftrace scripts), unless given
+# --require (scripts/ensure-deps.sh, the image), where it fails.
 set -euo pipefail
+require=0
+[ "${1:-}" = --require ] && require=1
 cd "$(dirname "$0")/.."
 out=build/native
 common=(probes/loader-common.h probes/probe-records.h probes/kernel-types.h scripts/build-native.sh)
@@ -17,11 +20,13 @@ for probe in hops drops; do
 done
 [ ${#stale[@]} -eq 0 ] && exit 0
 missing=()
-for tool in clang bpftool gcc; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-[ -f /usr/include/bpf/libbpf.h ] || missing+=(libbpf-dev)
+for tool in clang gcc; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# Ubuntu's bpftool is a wrapper that fails without the kernel's linux-tools: run it, do not just find it
+bpftool version >/dev/null 2>&1 || missing+=(bpftool)
+echo '#include <bpf/libbpf.h>' | gcc -E -x c - >/dev/null 2>&1 || missing+=(libbpf-dev)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "hopscope: cannot build the native probes: missing ${missing[*]} (apt-get install -y clang bpftool gcc libbpf-dev libelf-dev zlib1g-dev)" >&2
-  exit 1
+  echo "hopscope: cannot build the native probes: missing ${missing[*]} (apt-get install -y clang bpftool gcc libbpf-dev libelf-dev zlib1g-dev); the agent will run the bpftrace scripts" >&2
+  exit $((require))
 fi
 case "$(uname -m)" in
   x86_64) arch=x86 ;;

@@ -48,7 +48,7 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund
 fi
-bash scripts/build-native.sh
+bash scripts/build-native.sh --require
 if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src agent -newer dist/src/cli/main.js -name '*.ts' -print -quit)" ]; then
   npm run --silent build
 fi

@@ -22,6 +22,7 @@ export const AGENT_USAGE = `usage: hopscope agent --node NAME [--netns NETNS] [-
                        hopscope-drops (BTF-typed raw tracepoints, a fraction of bpftrace's cost per packet), bpftrace
                        runs probes/hops.bt and drops.bt; auto (default) runs each native probe that is built and
                        verified by the kernel, else its script, and logs why
+  --bpftrace PATH      the bpftrace that runs the scripts (bridge, neigh, and hops/drops where they run as scripts)
   --peer NAME=URL      another node's agent: stitches cross-node traces, measures one-way latency; repeatable`;
 
 export async function agentCommand(argv: readonly string[]): Promise<number> {

@@ -46,7 +46,10 @@ export const runLoaderCheck: LoaderCheck = async (loader, args) => {
   const out = await execa(loader, ['--check', ...args], { reject: false, timeout: 30_000 });
   if (out.exitCode === 0 && out.stdout.trim() === 'ok') return { ok: true, detail: 'verified by the kernel' };
   const name = loader.slice(loader.lastIndexOf('/') + 1);
-  const lines = `${out.stderr}`.split('\n').filter((l) => l.startsWith(`${name}:`));
+  const stderr = `${out.stderr}`.split('\n');
+  // the loader's own lines say what to do; libbpf's last line says what the kernel refused
+  const libbpf = stderr.filter((l) => l.startsWith('libbpf:')).pop();
+  const lines = [...(libbpf ? [libbpf.trim()] : []), ...stderr.filter((l) => l.startsWith(`${name}:`))];
   return { ok: false, detail: lines.join(' ') || out.shortMessage || `exit ${out.exitCode ?? '?'}` };
 };
 

@@ -73,8 +73,8 @@ function about(type: 'hop' | 'drop', lines: readonly string[], addresses: Readon
  * about `addresses`. hops: every packet traced (`1`), no trace-on-demand sender (`0`); drops: this kernel's
  * NOT_SPECIFIED.
  */
-async function bothSee(group: 'hops' | 'drops', addresses: ReadonlySet<string>, traffic: () => Promise<void>): Promise<{ bpftrace: string[]; native: string[] }> {
-  const args = group === 'hops' ? ['1', '0', '1000'] : [String(DropReasons.fromKernel().notSpecified())];
+async function bothSee(group: 'hops' | 'drops', addresses: ReadonlySet<string>, traffic: () => Promise<void>, sample = 1): Promise<{ bpftrace: string[]; native: string[] }> {
+  const args = group === 'hops' ? [String(sample), '0', '1000'] : [String(DropReasons.fromKernel().notSpecified())];
   const bt = await startProbe(group, ['bpftrace', '-B', 'line', `${PROBES_DIR}${group}.bt`, ...args]);
   const native = await startProbe(group, [group === 'hops' ? HOPS : DROPS, ...args]);
   try {
@@ -114,10 +114,28 @@ describe('native probes and the bpftrace scripts, side by side, dual-stack lab',
       await udp(p11.netns, p21.ip, 9999);
       await udp(p11.netns, p21.ip6 as string, 9999);
       await closedTcp(p11.netns, p21.ip);
+      // record route: 40 bytes of IP options, the L4 header read apart from the IP header
+      await nsExec(p11.netns, 'ping', ['-R', '-c', '2', '-i', '0.2', '-W', '2', p21.ip]);
     });
     // 3 echo requests and replies cross 10 interfaces each way, per family; the datagrams and the SYN/RST too
     expect(seen.bpftrace.filter((l) => l.startsWith('H ')).length).toBeGreaterThanOrEqual(60 + 10 + 20);
     expect(seen.bpftrace.filter((l) => l.startsWith('H6 ')).length).toBeGreaterThanOrEqual(60 + 10);
+    expect(seen.native).toEqual(seen.bpftrace);
+  }, 120_000);
+
+  it('hops, 1 in 7 flows sampled: the same flows selected by the same hash (of 60 UDP flows some, not all)', async () => {
+    const seen = await bothSee(
+      'hops',
+      new Set([p11.ip, p21.ip]),
+      async () => {
+        for (let port = 9000; port < 9060; port++) await udp(p11.netns, p21.ip, port);
+      },
+      7,
+    );
+    // field 11 of a hop line without its timestamp is the raw destination port (l4b)
+    const udpFlows = new Set(seen.bpftrace.filter((l) => l.split(' ')[8] === '17').map((l) => l.split(' ')[11]));
+    expect(udpFlows.size).toBeGreaterThan(0);
+    expect(udpFlows.size).toBeLessThan(60);
     expect(seen.native).toEqual(seen.bpftrace);
   }, 120_000);
 
