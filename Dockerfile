@@ -15,9 +15,9 @@ COPY agent ./agent
 # the agent's part of the build (what `npm install` runs as prepare); dashboards are not part of the image
 RUN npx --no-install tsc -p tsconfig.build.json \
  && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
-# the native hop probe, build/native/hopscope-hops (docs/architecture.md, "Hop probe"): clang compiles the BPF
-# object (CO-RE: it runs on any node kernel with BTF, whatever this machine runs), bpftool makes its skeleton,
-# gcc links the loader against libbpf
+# the native probes, build/native/hopscope-hops and hopscope-drops (docs/architecture.md, "Native probes"): clang compiles the BPF
+# objects (CO-RE: they run on any node kernel with BTF, whatever this machine runs), bpftool makes their skeletons,
+# gcc links the loaders against libbpf
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang bpftool gcc libc6-dev libbpf-dev libelf-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -39,7 +39,7 @@ LABEL org.opencontainers.image.title="hopscope" \
 # bpftrace: the probes; iproute2: ip and bridge (interfaces, netns ids, the FDB); util-linux: setpriv, which
 # ties each bpftrace child to the agent's life (--pdeathsig); ca-certificates: TLS to the API server; bpftool:
 # the names of the agent's BPF programs for hopscope_bpf_* (its own kernel cost); libbpf1, libelf1: what the
-# native hop probe links against.
+# native probes link against.
 # Nothing of apt's cache stays in the layer.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bpftrace bpftool iproute2 util-linux ca-certificates libbpf1 libelf1 \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for hopscope's tests, demo and benchmark (run by `npm test`,
 # `npm run demo` and `npm run bench`, and by .ci/run): Debian packages (chromium for the web view's browser
-# test, iperf3 for the benchmark, clang and libbpf for the native hop probe), tracefs, npm dependencies, the
-# build (the native hop probe included).
+# test, iperf3 for the benchmark, clang and libbpf for the native probes), tracefs, npm dependencies, the
+# build (the native probes included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,7 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
 command -v iperf3 >/dev/null || need+=(iperf3) # npm run bench: packet-path cost
-# the native hop probe (scripts/build-native.sh): clang for the BPF object, gcc and libbpf for its loader
+# the native probes (scripts/build-native.sh): clang for the BPF objects, gcc and libbpf for their loaders
 command -v clang >/dev/null || need+=(clang)
 command -v gcc >/dev/null || need+=(gcc)
 [ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)
