@@ -42,11 +42,6 @@ int main(int argc, char **argv)
     return 2;
   }
   loader_init();
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) {
-    fprintf(stderr, "%s: cannot count the possible CPUs: %s\n", NAME, strerror(-ncpu));
-    return 1;
-  }
   struct drops_bpf *skel = drops_bpf__open();
   if (!skel) {
     fprintf(stderr, "%s: cannot open the BPF object: %s\n", NAME, strerror(errno));
@@ -54,35 +49,16 @@ int main(int argc, char **argv)
   }
   skel->rodata->not_specified = not_specified;
   skel->rodata->floor_only = mode == MODE_FLOOR;
-  bpf_map__set_max_entries(skel->maps.events, ring_bytes(1u << 20, ncpu));
-  int err = drops_bpf__load(skel);
-  if (err) {
-    explain_failure(NAME, "load", -err);
-    drops_bpf__destroy(skel);
-    return 1;
-  }
-  /* --check attaches too (for a moment): a tracepoint the kernel will not attach fails here, not at run time */
-  err = drops_bpf__attach(skel);
-  if (err) {
-    explain_failure(NAME, "attach", -err);
-    drops_bpf__destroy(skel);
-    return 1;
-  }
-  if (mode == MODE_CHECK) {
-    printf("ok\n");
-    drops_bpf__destroy(skel);
-    return 0;
-  }
-  struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), print_drop, NULL, NULL);
-  if (!rb) {
-    fprintf(stderr, "%s: cannot read the ring buffer: %s\n", NAME, strerror(errno));
-    drops_bpf__destroy(skel);
-    return 1;
-  }
-  run_loop("HOPSCOPE_READY drops", rb, bpf_map__fd(skel->maps.lost), ncpu, NULL, NULL);
-  drops_bpf__detach(skel);
-  drain(rb);
-  ring_buffer__free(rb);
+  const struct probe_spec spec = {
+    .name = NAME,
+    .ready = "HOPSCOPE_READY drops",
+    .skeleton = skel->skeleton,
+    .events = skel->maps.events,
+    .lost = skel->maps.lost,
+    .min_ring_bytes = 1u << 20,
+    .print = print_drop,
+  };
+  int rc = run_probe(&spec, mode);
   drops_bpf__destroy(skel);
-  return 0;
+  return rc;
 }

@@ -13,6 +13,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "probe-records.h"
+#include "ring-output.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -20,18 +21,6 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 not_specified = 2;
 /* The bench's floor: the same attachments, programs that return at once. */
 const volatile __u32 floor_only = 0;
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 1 << 20); /* the loader sizes it by the CPU count (ring_bytes) */
-} events SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} lost SEC(".maps");
 
 /* The last failed route lookup on this CPU (drops.bt's @fib_* and @fib6_*): lookup and free run in one softirq. */
 struct failed_lookup {
@@ -91,19 +80,6 @@ int BPF_PROG(fib6_table_lookup, const void *net, const struct fib6_result *res, 
   return 0;
 }
 
-static __always_inline void emit(struct drop_record *r)
-{
-  struct drop_record *out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
-  if (!out) {
-    __u32 zero = 0;
-    __u64 *n = bpf_map_lookup_elem(&lost, &zero);
-    if (n) *n += 1;
-    return;
-  }
-  __builtin_memcpy(out, r, sizeof(*out));
-  bpf_ringbuf_submit(out, BPF_RB_NO_WAKEUP);
-}
-
 static __always_inline void fill_common(struct drop_record *r, struct sk_buff *skb, __u32 reason, __u64 now)
 {
   struct net_device *dev = skb->dev;
@@ -148,7 +124,7 @@ static __always_inline void drop4(struct sk_buff *skb, __u32 reason)
   r.addr[4] = (__u32)w[2];
   r.proto = (w[1] >> 8) & 0xff;
   r.ipid = (w[0] >> 32) & 0xffff;
-  emit(&r);
+  emit((const __u64 *)&r, sizeof(r));
 }
 
 static __always_inline void drop6(struct sk_buff *skb, __u32 reason)
@@ -170,7 +146,7 @@ static __always_inline void drop6(struct sk_buff *skb, __u32 reason)
   __builtin_memcpy(r.addr, &v[1], 32);
   r.proto = (v[0] >> 48) & 0xff;
   r.vtcfl = (__u32)v[0];
-  emit(&r);
+  emit((const __u64 *)&r, sizeof(r));
 }
 
 SEC("tp_btf/kfree_skb")

@@ -77,11 +77,6 @@ int main(int argc, char **argv)
     return 2;
   }
   loader_init();
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) {
-    fprintf(stderr, "%s: cannot count the possible CPUs: %s\n", NAME, strerror(-ncpu));
-    return 1;
-  }
   struct hops_bpf *skel = hops_bpf__open();
   if (!skel) {
     fprintf(stderr, "%s: cannot open the BPF object: %s\n", NAME, strerror(errno));
@@ -91,36 +86,18 @@ int main(int argc, char **argv)
   skel->rodata->agent_tgid = pid;
   skel->rodata->focus_budget = budget;
   skel->rodata->floor_only = mode == MODE_FLOOR;
-  bpf_map__set_max_entries(skel->maps.events, ring_bytes(8u << 20, ncpu));
-  int err = hops_bpf__load(skel);
-  if (err) {
-    explain_failure(NAME, "load", -err);
-    hops_bpf__destroy(skel);
-    return 1;
-  }
-  /* --check attaches too (for a moment): a tracepoint the kernel will not attach fails here, not at run time */
-  err = hops_bpf__attach(skel);
-  if (err) {
-    explain_failure(NAME, "attach", -err);
-    hops_bpf__destroy(skel);
-    return 1;
-  }
-  if (mode == MODE_CHECK) {
-    printf("ok\n");
-    hops_bpf__destroy(skel);
-    return 0;
-  }
-  struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), print_hop, NULL, NULL);
-  if (!rb) {
-    fprintf(stderr, "%s: cannot read the ring buffer: %s\n", NAME, strerror(errno));
-    hops_bpf__destroy(skel);
-    return 1;
-  }
-  run_loop("HOPSCOPE_READY hops", rb, bpf_map__fd(skel->maps.lost), ncpu, print_bridge_counters, skel);
-  /* detach first, then print what the programs wrote before */
-  hops_bpf__detach(skel);
-  drain(rb);
-  ring_buffer__free(rb);
+  const struct probe_spec spec = {
+    .name = NAME,
+    .ready = "HOPSCOPE_READY hops",
+    .skeleton = skel->skeleton,
+    .events = skel->maps.events,
+    .lost = skel->maps.lost,
+    .min_ring_bytes = 8u << 20,
+    .print = print_hop,
+    .each_second = print_bridge_counters,
+    .ctx = skel,
+  };
+  int rc = run_probe(&spec, mode);
   hops_bpf__destroy(skel);
-  return 0;
+  return rc;
 }

@@ -16,6 +16,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "probe-records.h"
+#include "ring-output.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -31,19 +32,6 @@ const volatile __u32 floor_only = 0;
 __u64 focus_addr, focus_port, focus_lo, focus6_on, focus6_hi, focus6_lo;
 __u64 focus6_part[9];
 __u64 focus_sec, focus_n;
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 8 << 20); /* the loader sizes it by the CPU count (ring_bytes) */
-} events SEC(".maps");
-
-/* Records that found the ring full; the loader prints "Lost N events" as bpftrace does. */
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} lost SEC(".maps");
 
 /* The skb that last entered a bridge on this CPU, whether it came from a port, and whether its flood was
  * counted (probes/hops.bt, "Bridge"; there one word, here two: the verifier allows no bit arithmetic on an
@@ -97,19 +85,6 @@ static __always_inline int focus_allows(void)
   }
   focus_n += 1;
   return focus_n <= focus_budget;
-}
-
-static __always_inline void emit(struct hop_record *r)
-{
-  struct hop_record *out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
-  if (!out) {
-    __u32 zero = 0;
-    __u64 *n = bpf_map_lookup_elem(&lost, &zero);
-    if (n) *n += 1;
-    return;
-  }
-  __builtin_memcpy(out, r, sizeof(*out));
-  bpf_ringbuf_submit(out, BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void fill_common(struct hop_record *r, struct sk_buff *skb, struct net_device *dev, __u8 dir)
@@ -189,7 +164,7 @@ static __always_inline void hop4(struct sk_buff *skb, struct net_device *dev, un
   r.seq = proto == 6 || proto == 1 ? seq_raw : 0;
   r.addr[0] = sa;
   r.addr[4] = da;
-  emit(&r);
+  emit((const __u64 *)&r, sizeof(r));
 }
 
 static __always_inline void hop6(struct sk_buff *skb, struct net_device *dev, unsigned char *ip6, __u8 dir)
@@ -224,7 +199,7 @@ static __always_inline void hop6(struct sk_buff *skb, struct net_device *dev, un
   r.l4b = ports >> 16;
   r.seq = proto == 6 || proto == 58 ? (__u32)(v[5] >> 32) : 0;
   __builtin_memcpy(r.addr, &v[1], 32);
-  emit(&r);
+  emit((const __u64 *)&r, sizeof(r));
 }
 
 /* Program names are the tracepoints' (cut to 15 characters by the kernel), as bpftrace names its programs:

@@ -44,7 +44,7 @@ static int batch_done(void)
   return ++batch_count >= BATCH || stopping ? -EAGAIN : 0;
 }
 
-/* --check (load, attach nothing, print "ok"), --floor (attach programs that return at once), or neither. */
+/* --check (load and attach for a moment, print "ok"), --floor (attach programs that return at once), or neither. */
 enum loader_mode { MODE_RUN, MODE_CHECK, MODE_FLOOR };
 
 static enum loader_mode parse_mode(int argc, char **argv, int *next)
@@ -150,6 +150,59 @@ static void run_loop(const char *ready, struct ring_buffer *rb, int lost_fd, int
     if (fflush(stdout) == EOF) break; /* the agent is gone */
     if (!more) usleep(POLL_MS * 1000);
   }
+}
+
+/* A loader's probe, opened and configured by its main: what run_probe() needs to load, attach and print it. */
+struct probe_spec {
+  const char *name;  /* "hopscope-hops": the first word of every message */
+  const char *ready; /* "HOPSCOPE_READY hops" */
+  struct bpf_object_skeleton *skeleton;
+  struct bpf_map *events, *lost;
+  __u32 min_ring_bytes;
+  ring_buffer_sample_fn print; /* prints one record and returns batch_done() */
+  void (*each_second)(void *ctx); /* may be NULL */
+  void *ctx;
+};
+
+static void drain(struct ring_buffer *rb);
+
+/*
+ * Sizes the ring, loads and attaches the programs (--check: and stops there, printing "ok"), then prints what they
+ * write until SIGINT or SIGTERM, detaches and drains. Returns the exit code; the caller destroys the skeleton.
+ */
+static int run_probe(const struct probe_spec *p, enum loader_mode mode)
+{
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    fprintf(stderr, "%s: cannot count the possible CPUs: %s\n", p->name, strerror(-ncpu));
+    return 1;
+  }
+  bpf_map__set_max_entries(p->events, ring_bytes(p->min_ring_bytes, ncpu));
+  int err = bpf_object__load_skeleton(p->skeleton);
+  if (err) {
+    explain_failure(p->name, "load", -err);
+    return 1;
+  }
+  /* --check attaches too (for a moment): a tracepoint the kernel will not attach fails here, not at run time */
+  err = bpf_object__attach_skeleton(p->skeleton);
+  if (err) {
+    explain_failure(p->name, "attach", -err);
+    return 1;
+  }
+  if (mode == MODE_CHECK) {
+    printf("ok\n");
+    return 0;
+  }
+  struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(p->events), p->print, NULL, NULL);
+  if (!rb) {
+    fprintf(stderr, "%s: cannot read the ring buffer: %s\n", p->name, strerror(errno));
+    return 1;
+  }
+  run_loop(p->ready, rb, bpf_map__fd(p->lost), ncpu, p->each_second, p->ctx);
+  bpf_object__detach_skeleton(p->skeleton);
+  drain(rb);
+  ring_buffer__free(rb);
+  return 0;
 }
 
 /* After detaching: print what the programs wrote before, batch by batch. */
