@@ -9,6 +9,7 @@ import {
   dashboardsLink,
   datasourceVariable,
   labelVariable,
+  NATIVE_SCRIPT,
   row,
   stat,
   TAG,
@@ -291,6 +292,24 @@ export function nodeDashboard(): Dashboard {
         queries: [
           { expr: `max(${onNode('hopscope_flows_active')})`, legend: 'active' },
           { expr: `sum(${onNode(`rate(hopscope_flows_evicted_total${RATE})`)})`, legend: 'evicted/s' },
+        ],
+        web: THIS_NODE,
+      }),
+    )
+    .withPanel(
+      stat({
+        id: 18,
+        title: 'Probes run as',
+        description:
+          'What runs each per-packet probe group of this node\'s agent (hopscope_probe_native): native (libbpf on BTF-typed raw tracepoints, the default) or bpftrace (its script: about three times the BPF time per packet, docs/performance.md). bpftrace where native is expected: the agent\'s log and `hopscope doctor` say why (not built, kernel too old, verifier).',
+        unit: 'none',
+        w: 12,
+        h: 6,
+        queries: [{ expr: `max by (probe) (${onNode('hopscope_probe_native{probe=~"hops|drops"}')})`, legend: '{{probe}}', instant: true }],
+        mappings: NATIVE_SCRIPT,
+        steps: [
+          { color: 'orange', value: null },
+          { color: 'green', value: 1 },
         ],
         web: THIS_NODE,
       }),

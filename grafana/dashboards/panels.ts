@@ -219,6 +219,14 @@ export function stat(spec: PanelSpec & { readonly mappings?: ValueMapping[]; rea
 }
 
 /** 1 / 0 shown as up / down in green / red. */
+/** hopscope_probe_native: what runs a probe group. */
+export const NATIVE_SCRIPT: ValueMapping[] = [
+  {
+    type: MappingType.ValueToText,
+    options: { '0': { text: 'bpftrace', color: 'orange', index: 0 }, '1': { text: 'native', color: 'green', index: 1 } },
+  },
+];
+
 export const UP_DOWN: ValueMapping[] = [
   {
     type: MappingType.ValueToText,

@@ -123,7 +123,9 @@ describe('IPv6 hop traces in a dual-stack 2x2 lab', () => {
     await waitFor(async () => (await nsExec(POD12.netns, process.execPath, [TCP_ECHO, 'client', POD22.ip6, '8086'])).exitCode === 0, 10_000, 'TCP echo over IPv6 across nodes');
     const syn = (t: Trace) => t.protocol === 'TCP' && t.src.ip === POD12.ip6 && t.dst.ip === POD22.ip6 && t.dst.port === 8086 && t.packet.tcp_flags === 'SYN';
     const [syn1] = await waitForTraces(a1.url, syn, 'IPv6 SYN on node-1');
-    const [syn2] = await waitForTraces(a2.url, syn, 'IPv6 SYN on node-2');
+    // the same SYN on node-2, by its sequence number: a retried connect leaves older SYNs, and the newest one's
+    // node-2 trace may close after this read
+    const [syn2] = await waitForTraces(a2.url, (t) => syn(t) && t.packet.tcp_seq === syn1!.packet.tcp_seq, 'the same IPv6 SYN on node-2');
     expect(hopSequence(syn1!)).toEqual(['pod:egress', 'veth:ingress', 'bridge:ingress', 'uplink:egress']);
     expect(hopSequence(syn2!)).toEqual(['uplink:ingress', 'bridge:egress', 'veth:egress', 'pod:ingress']);
     expect(syn1).toMatchObject({ path: 'cross-node', outcome: 'forwarded', src: { pod: 'pod-1-2' }, dst: { pod: 'pod-2-2', port: 8086 } });
