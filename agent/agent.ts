@@ -163,6 +163,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   probes = new ProbeSet({
     bpftrace: config.bpftrace,
     programs,
+    fallBackToScript: config.probes === 'auto',
     present,
     log,
     args: (group) =>

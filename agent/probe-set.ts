@@ -1,7 +1,8 @@
 /**
  * @module The agent's probe groups on this kernel: each group's script composed from the tracepoints that
  * exist, one bpftrace child per group (or the group's native loader, with the same tracepoints), and what
- * they say about readiness and health.
+ * they say about readiness and health. With `--probes auto` a native loader that keeps failing before it ever
+ * attaches is replaced by the group's script.
  */
 import type { Readiness } from '../src/export/http-server.js';
 import type { ProgramHost } from '../src/export/bpf-cost-metrics.js';
@@ -21,13 +22,19 @@ export interface ProbeSetOptions {
   readonly onLine: (group: string, line: string) => void;
   readonly onStateChange: (group: string, state: ProbeState, detail: string) => void;
   readonly log: (message: string) => void;
+  /** `--probes auto`: a native loader that fails NATIVE_TRIES times before it ever attaches gives way to the script. */
+  readonly fallBackToScript?: boolean;
 }
+
+/** Failures before a first attach after which an `auto` group leaves its native loader for its script. */
+export const NATIVE_TRIES = 2;
 
 interface RunningGroup {
   readonly composed: ComposedScript;
-  readonly process: BpftraceProcess;
+  /** Replaced once, when a native loader gives way to the script. */
+  process: BpftraceProcess;
   /** Runs the group's native loader, not bpftrace. */
-  readonly native: boolean;
+  native: boolean;
 }
 
 function nativeLoader(programs: readonly GroupProgram[], group: string): { program?: string } {
@@ -39,8 +46,10 @@ export class ProbeSet {
   private readonly running: RunningGroup[] = [];
   /** Groups none of whose tracepoints exist here, with why. */
   private readonly unavailable: { name: string; why: string }[] = [];
+  private started = false;
+  private stopping = false;
 
-  constructor(o: ProbeSetOptions) {
+  constructor(private readonly o: ProbeSetOptions) {
     for (const group of PROBE_GROUPS) {
       const composed = composeScript(group, readProbeSource(group), (tp) => o.present.get(tp) === true);
       if (composed.attached.length === 0) {
@@ -49,17 +58,50 @@ export class ProbeSet {
       }
       if (composed.missing.length) o.log(`probe group ${group.name}: tracepoints ${composed.missing.join(', ')} missing on this kernel; running without them`);
       const loader = nativeLoader(o.programs, group.name);
-      const process = new BpftraceProcess({
-        group: group.name,
-        script: composed.script,
-        args: o.args(group.name),
-        bpftrace: o.bpftrace,
-        ...loader,
-        onStateChange: (state, detail) => o.onStateChange(group.name, state, detail),
-        onLine: (line) => o.onLine(group.name, line),
-      });
-      this.running.push({ composed, process, native: loader.program !== undefined });
+      const native = loader.program !== undefined;
+      // the watcher reads the entry only when the process reports, after it exists
+      let entry: RunningGroup | undefined;
+      const watch = native && o.fallBackToScript ? this.fallbackWatcher(() => entry as RunningGroup) : undefined;
+      entry = { composed, process: this.processFor(composed, loader.program, watch), native };
+      this.running.push(entry);
     }
+  }
+
+  /** The group's child: its native loader (`program`) or bpftrace with its script. */
+  private processFor(composed: ComposedScript, program: string | undefined, watch?: (state: ProbeState) => void): BpftraceProcess {
+    const group = composed.group.name;
+    return new BpftraceProcess({
+      group,
+      script: composed.script,
+      args: this.o.args(group),
+      bpftrace: this.o.bpftrace,
+      ...(program !== undefined ? { program } : {}),
+      onStateChange: (state, detail) => {
+        this.o.onStateChange(group, state, detail);
+        watch?.(state);
+      },
+      onLine: (line) => this.o.onLine(group, line),
+    });
+  }
+
+  /**
+   * For a native loader under `--probes auto`: counts its failures until it first attaches; at NATIVE_TRIES the
+   * group runs its script instead (same arguments, same lines), and the log says why.
+   */
+  private fallbackWatcher(entry: () => RunningGroup): (state: ProbeState) => void {
+    let failures = 0;
+    let attached = false;
+    return (state) => {
+      const e = entry();
+      if (state === 'attached') attached = true;
+      if (state !== 'backoff' || attached || !e.native || this.stopping || ++failures < NATIVE_TRIES) return;
+      const native = e.process;
+      this.o.log(`probe group ${e.composed.group.name}: its native probe failed ${failures} times before attaching (${native.lastError}); running its bpftrace script instead`);
+      e.process = this.processFor(e.composed, undefined);
+      e.native = false;
+      void native.stop();
+      if (this.started) e.process.start();
+    };
   }
 
   get processes(): readonly BpftraceProcess[] {
@@ -67,10 +109,12 @@ export class ProbeSet {
   }
 
   start(): void {
+    this.started = true;
     for (const r of this.running) r.process.start();
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.running.map((r) => r.process.stop()));
   }
 

@@ -1,0 +1,74 @@
+/**
+ * ProbeSet with a native loader that cannot run (a stand-in that exits at once) and the fake bpftrace
+ * (test/fixtures/fake-bpftrace.mjs, which attaches any composed script): under `--probes auto` the group gives
+ * way to its script after NATIVE_TRIES failures and says why; under `--probes native` it keeps retrying the
+ * loader.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NATIVE_TRIES, ProbeSet } from '../../agent/probe-set.js';
+import { PROBE_GROUPS } from '../../src/probes/probe-catalog.js';
+
+const FAKE = fileURLToPath(new URL('../fixtures/fake-bpftrace.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'hopscope-fallback-'));
+const BROKEN = join(dir, 'hopscope-hops');
+writeFileSync(BROKEN, '#!/bin/sh\necho "hopscope-hops: cannot attach the programs: No such file or directory" >&2\nexit 1\n', { mode: 0o755 });
+const sets: ProbeSet[] = [];
+
+afterEach(async () => {
+  await Promise.all(sets.splice(0).map((s) => s.stop()));
+});
+
+function probeSet(fallBackToScript: boolean) {
+  const log: string[] = [];
+  const lines: string[] = [];
+  const set = new ProbeSet({
+    bpftrace: FAKE,
+    programs: [{ group: 'hops', kind: 'native', loader: BROKEN, why: 'test' }],
+    present: new Map(PROBE_GROUPS.flatMap((g) => g.tracepoints.map((tp): [string, boolean] => [tp, true]))),
+    args: () => ['1'],
+    onLine: (group, line) => lines.push(`${group} ${line}`),
+    onStateChange: () => undefined,
+    log: (m) => log.push(m),
+    fallBackToScript,
+  });
+  sets.push(set);
+  return { set, log, lines };
+}
+
+const hops = (set: ProbeSet) => set.views().find((v) => v.name === 'hops');
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('a native loader that fails before it ever attaches', () => {
+  it('--probes auto: the group runs its bpftrace script after NATIVE_TRIES failures, and the log says why', async () => {
+    const { set, log, lines } = probeSet(true);
+    set.start();
+    expect(hops(set)).toMatchObject({ native: true, up: false });
+    await until(() => hops(set)?.up === true, 10_000);
+    expect(hops(set)).toMatchObject({ native: false, up: true });
+    expect(lines).toContain('hops HOPSCOPE_READY hops');
+    expect(log).toEqual([
+      `probe group hops: its native probe failed ${NATIVE_TRIES} times before attaching (hopscope-hops exited (code 1): hopscope-hops: cannot attach the programs: No such file or directory); running its bpftrace script instead`,
+    ]);
+  });
+
+  it('--probes native: it keeps retrying the loader and stays down', async () => {
+    const { set, log } = probeSet(false);
+    set.start();
+    // the second failure comes ~1 s after the first (backoff), where auto would have switched
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(hops(set)).toMatchObject({ native: true, up: false });
+    expect(log).toEqual([]);
+    expect(set.readiness().reasons.join('\n')).toContain('hopscope-hops exited (code 1)');
+  });
+});
