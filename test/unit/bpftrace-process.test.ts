@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BpftraceProcess, type ProbeState } from '../../src/runner/bpftrace-process.js';
+import { until } from '../fixtures/until.js';
 
 const FAKE = fileURLToPath(new URL('../fixtures/fake-bpftrace.mjs', import.meta.url));
 const running: BpftraceProcess[] = [];
@@ -22,14 +23,6 @@ function fake(script: object, extra: Partial<ConstructorParameters<typeof Bpftra
   });
   running.push(p);
   return { p, lines, states };
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function alive(pid: number | undefined): boolean {

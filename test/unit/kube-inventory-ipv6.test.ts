@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeInventory, type DeletedPod } from '../../src/kubernetes/kube-inventory.js';
 import { startFakeKubeApi, type FakeKubeApi, type KubeObject } from '../fixtures/fake-kube-api.js';
+import { until } from '../fixtures/until.js';
 
 const TOKEN = 'kube-test-token-ipv6-0123456789';
 let api: FakeKubeApi | undefined;
@@ -29,14 +30,6 @@ const node = (name: string, cidrs: string[], addresses: string[]): KubeObject =>
   spec: { podCIDR: cidrs[0], podCIDRs: cidrs },
   status: { addresses: addresses.map((address) => ({ type: 'InternalIP', address })) },
 });
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('KubeInventory with dual-stack pods and nodes', () => {
   it('resolves pods and nodes by IPv6 address and announces a deleted pod\'s IPv6 address', async () => {
@@ -63,7 +56,7 @@ describe('KubeInventory with dual-stack pods and nodes', () => {
     expect(cur.nodeOwningIp('fd00:192:168:254::1')?.name).toBe('node-1');
     expect(cur.nodeOwningIp('fd00:10:244:3::1')).toBeUndefined();
     api.remove('pods', 'dual', 'default');
-    await until(() => deleted.length >= 2, 'deleted pod announcements');
+    await until(() => deleted.length >= 2, 5000, 'deleted pod announcements');
     expect(deleted.map((d) => d.ip).sort()).toEqual(['10.244.1.10', 'fd00:10:244:1::a']);
     expect(inv.current().podByIp('fd00:10:244:1::a')).toBeUndefined();
   });

@@ -11,6 +11,7 @@ import { inClusterKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kubernetes/i
 import { KubeAccessError } from '../../src/kubernetes/kube-access-error.js';
 import { KubeInventory, type DeletedPod } from '../../src/kubernetes/kube-inventory.js';
 import { startFakeKubeApi, type FakeKubeApi, type KubeObject } from '../fixtures/fake-kube-api.js';
+import { until } from '../fixtures/until.js';
 
 const TOKEN = 'kube-test-token-0123456789';
 const NODE = 'node-1';
@@ -54,14 +55,6 @@ function kubeConfig(server: string, token = TOKEN): KubeConfig {
     currentContext: 'test',
   });
   return kc;
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 let api: FakeKubeApi;
@@ -154,7 +147,7 @@ describe('KubeInventory: list', () => {
   it('sends the field selector spec.nodeName=<node> on every pod request and the token on every request', async () => {
     const inv = start();
     await inv.whenReady(5000);
-    await until('both watches open', () => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1);
+    await until(() => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1, 5000, 'both watches open');
     const pods = api.requests.filter((r) => r.kind === 'pods');
     expect(pods.filter((r) => r.watch)).toHaveLength(1);
     expect(pods.filter((r) => !r.watch)).toHaveLength(1);
@@ -174,56 +167,56 @@ describe('KubeInventory: watch events', () => {
   it('applies ADDED, MODIFIED and DELETED for pods and nodes and announces each deleted pod address', async () => {
     const inv = start();
     await inv.whenReady(5000);
-    await until('watches open', () => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1);
+    await until(() => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1, 5000, 'watches open');
 
     api.set('pods', pod('new-1', 'node-1', '10.244.1.30'));
     api.set('pods', pod('elsewhere', 'node-2', '10.244.2.30')); // not this node's: never sent to this agent
-    await until('ADDED pod', () => inv.current().podByIp('10.244.1.30') !== undefined);
+    await until(() => inv.current().podByIp('10.244.1.30') !== undefined, 5000, 'ADDED pod');
     expect(inv.current().podByIp('10.244.1.30')?.name).toBe('new-1');
     expect(inv.current().podByIp('10.244.2.30')).toBeUndefined();
 
     api.set('pods', pod('web-a', 'node-1', '10.244.1.20')); // MODIFIED: a new address
-    await until('MODIFIED pod', () => inv.current().podByIp('10.244.1.20') !== undefined);
+    await until(() => inv.current().podByIp('10.244.1.20') !== undefined, 5000, 'MODIFIED pod');
     expect(inv.current().podByIp('10.244.1.20')?.name).toBe('web-a');
     expect(inv.current().podByIp('10.244.1.10')).toBeUndefined();
 
     api.set('nodes', node('node-3', '10.244.3.0/24', '192.168.1.3'));
-    await until('ADDED node', () => inv.current().nodeOwningIp('10.244.3.7')?.name === 'node-3');
+    await until(() => inv.current().nodeOwningIp('10.244.3.7')?.name === 'node-3', 5000, 'ADDED node');
     api.set('nodes', node('node-3', '10.244.30.0/24', '192.168.1.3')); // MODIFIED: a new Pod CIDR
-    await until('MODIFIED node', () => inv.current().nodeOwningIp('10.244.30.7')?.name === 'node-3');
+    await until(() => inv.current().nodeOwningIp('10.244.30.7')?.name === 'node-3', 5000, 'MODIFIED node');
     expect(inv.current().nodeOwningIp('10.244.3.7')).toBeUndefined();
 
     expect(deleted).toEqual([]);
     api.remove('pods', 'web-b', 'shop');
-    await until('DELETED pod', () => inv.current().podByIp('10.244.1.11') === undefined);
+    await until(() => inv.current().podByIp('10.244.1.11') === undefined, 5000, 'DELETED pod');
     expect(deleted).toEqual([{ namespace: 'shop', name: 'web-b', ip: '10.244.1.11' }]);
 
     // a deleted pod announces every address it held, including one it had before a change
     api.remove('pods', 'web-a', 'default');
-    await until('DELETED web-a', () => deleted.length >= 3);
+    await until(() => deleted.length >= 3, 5000, 'DELETED web-a');
     expect(deleted.slice(1)).toEqual([
       { namespace: 'default', name: 'web-a', ip: '10.244.1.10' },
       { namespace: 'default', name: 'web-a', ip: '10.244.1.20' },
     ]);
 
     api.remove('nodes', 'node-2');
-    await until('DELETED node', () => inv.current().nodeOwningIp('10.244.2.10') === undefined);
+    await until(() => inv.current().nodeOwningIp('10.244.2.10') === undefined, 5000, 'DELETED node');
     expectMatchesServer(inv);
   });
 
   it('keeps the same Inventory object across changes that do not matter (a node status heartbeat)', async () => {
     const inv = start();
     await inv.whenReady(5000);
-    await until('watches open', () => api.openWatches('nodes') === 1);
+    await until(() => api.openWatches('nodes') === 1, 5000, 'watches open');
     const before = inv.current();
     api.set('nodes', node('node-2', '10.244.2.0/24', '192.168.1.2', 'MemoryPressure'));
     api.set('pods', pod('marker', 'node-1', '10.244.1.77'));
-    await until('marker pod', () => inv.current().podByIp('10.244.1.77') !== undefined);
+    await until(() => inv.current().podByIp('10.244.1.77') !== undefined, 5000, 'marker pod');
     const after = inv.current();
     expect(after).not.toBe(before);
     api.set('nodes', node('node-2', '10.244.2.0/24', '192.168.1.2', 'DiskPressure'));
     api.set('nodes', node('node-ping', '10.244.9.0/24', '192.168.1.9'));
-    await until('node-ping', () => inv.current().node('node-ping') !== undefined);
+    await until(() => inv.current().node('node-ping') !== undefined, 5000, 'node-ping');
     const third = inv.current();
     api.set('nodes', node('node-ping', '10.244.9.0/24', '192.168.1.9', 'PIDPressure'));
     api.set('pods', pod('marker', 'node-1', '10.244.1.77')); // MODIFIED with the same address
@@ -237,7 +230,7 @@ describe('KubeInventory: watch events', () => {
       throw new Error('listener bug');
     });
     await inv.whenReady(5000);
-    await until('watches open', () => api.openWatches('pods') === 1);
+    await until(() => api.openWatches('pods') === 1, 5000, 'watches open');
     api.sendRaw('pods', '{"type":"ADDED","object":null}');
     api.sendRaw('pods', '{"type":"ADDED","object":{"kind":"Pod"}}');
     api.sendRaw('pods', '{"type":"MODIFIED","object":{"metadata":{"name":"x"},"status":{"podIPs":"not-an-array","podIP":7}}}');
@@ -245,7 +238,7 @@ describe('KubeInventory: watch events', () => {
     api.sendRaw('pods', '{"type":"SURPRISE","object":{"metadata":{"name":"y"}}}');
     api.remove('pods', 'db-0', 'default');
     api.set('pods', pod('after', 'node-1', '10.244.1.40'));
-    await until('event after the junk', () => inv.current().podByIp('10.244.1.40') !== undefined);
+    await until(() => inv.current().podByIp('10.244.1.40') !== undefined, 5000, 'event after the junk');
     expect(inv.current().podByIp('10.244.1.12')).toBeUndefined();
     expect(deleted).toEqual([{ namespace: 'default', name: 'db-0', ip: '10.244.1.12' }]);
     expect(logs.some((l) => l.includes('pod-deleted listener failed') && l.includes('listener bug'))).toBe(true);
@@ -257,7 +250,7 @@ describe('KubeInventory: expired resourceVersion (410 Gone)', () => {
   it('relists after a watch ERROR event with code 410, and then matches the server', async () => {
     const inv = start();
     await inv.whenReady(5000);
-    await until('watches open', () => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1);
+    await until(() => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1, 5000, 'watches open');
     expect(inv.relists).toEqual({ pods: 1, nodes: 1 });
 
     // changes the agent never hears of by watch: only a relist can find them
@@ -270,7 +263,7 @@ describe('KubeInventory: expired resourceVersion (410 Gone)', () => {
     const listsBefore = api.requests.filter((r) => !r.watch).length;
     api.expire('pods', 'event');
     api.expire('nodes', 'event');
-    await until('relisted', () => inv.relists.pods === 2 && inv.relists.nodes === 2);
+    await until(() => inv.relists.pods === 2 && inv.relists.nodes === 2, 5000, 'relisted');
     expect(api.requests.filter((r) => !r.watch).length).toBe(listsBefore + 2);
     // straight from the ERROR event to the relist: no watch was tried (and refused) in between
     expect(api.requests.filter((r) => r.watch && r.status === 410)).toEqual([]);
@@ -286,21 +279,21 @@ describe('KubeInventory: expired resourceVersion (410 Gone)', () => {
     // a pod that vanished between watches is deleted as far as the agent can tell
     expect(deleted).toEqual([{ namespace: 'default', name: 'web-a', ip: '10.244.1.10' }]);
     expect(logs.some((l) => l.includes('410'))).toBe(true);
-    await until('watching again', () => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1);
+    await until(() => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1, 5000, 'watching again');
 
     api.set('pods', pod('later', 'node-1', '10.244.1.60'));
-    await until('events after the relist', () => inv.current().podByIp('10.244.1.60') !== undefined);
+    await until(() => inv.current().podByIp('10.244.1.60') !== undefined, 5000, 'events after the relist');
   });
 
   it('relists after a watch answered HTTP 410, and then matches the server', async () => {
     const inv = start();
     await inv.whenReady(5000);
-    await until('watches open', () => api.openWatches('pods') === 1);
+    await until(() => api.openWatches('pods') === 1, 5000, 'watches open');
     api.remove('pods', 'web-b', 'shop', { deliver: false });
     api.set('pods', pod('missed', 'node-1', '10.244.1.51'), { deliver: false });
     // history compacted and the watch closed: the client re-watches from its old resourceVersion and gets 410
     api.expire('pods', 'http');
-    await until('relisted', () => inv.relists.pods === 2);
+    await until(() => inv.relists.pods === 2, 5000, 'relisted');
     const gone = api.requests.filter((r) => r.kind === 'pods' && r.watch && r.status === 410);
     expect(gone.length).toBeGreaterThanOrEqual(1);
     const afterGone = api.requests.slice(api.requests.indexOf(gone[0]!) + 1).filter((r) => r.kind === 'pods');
@@ -313,15 +306,15 @@ describe('KubeInventory: expired resourceVersion (410 Gone)', () => {
   it('re-watches from the last resourceVersion, without relisting, when a watch just ends', async () => {
     const inv = start();
     await inv.whenReady(5000);
-    await until('watches open', () => api.openWatches('pods') === 1);
+    await until(() => api.openWatches('pods') === 1, 5000, 'watches open');
     api.set('pods', pod('seen', 'node-1', '10.244.1.70'));
-    await until('seen', () => inv.current().podByIp('10.244.1.70') !== undefined);
+    await until(() => inv.current().podByIp('10.244.1.70') !== undefined, 5000, 'seen');
     const watchesBefore = api.requests.filter((r) => r.kind === 'pods' && r.watch).length;
     // the server ends the watch (its timeout); a change made meanwhile comes from the history on re-watch
     api.set('pods', pod('while-away', 'node-1', '10.244.1.71'), { deliver: false });
     api.endWatches('pods');
-    await until('re-watched', () => api.requests.filter((r) => r.kind === 'pods' && r.watch).length === watchesBefore + 1);
-    await until('replayed from history', () => inv.current().podByIp('10.244.1.71') !== undefined);
+    await until(() => api.requests.filter((r) => r.kind === 'pods' && r.watch).length === watchesBefore + 1, 5000, 're-watched');
+    await until(() => inv.current().podByIp('10.244.1.71') !== undefined, 5000, 'replayed from history');
     expect(inv.relists.pods).toBe(1);
     const rewatch = api.requests.filter((r) => r.kind === 'pods' && r.watch).at(-1);
     expect(Number(rewatch?.query.get('resourceVersion'))).toBeGreaterThan(0);
@@ -342,7 +335,7 @@ describe('KubeInventory: access errors', () => {
     expect(reason).toMatch(/ClusterRoleBinding hopscope-agent/);
     expect(reason).toMatch(/cannot list resource "nodes"/); // the API server's own words
     // retried with backoff, reported once
-    await until('a retry', () => api.requests.filter((r) => r.kind === 'nodes' && r.status === 403).length >= 3);
+    await until(() => api.requests.filter((r) => r.kind === 'nodes' && r.status === 403).length >= 3, 5000, 'a retry');
     expect(logs.filter((l) => l.includes('HTTP 403')).length).toBe(1);
 
     api.deny('nodes', undefined);
@@ -370,9 +363,9 @@ describe('KubeInventory: access errors', () => {
   it('stops: closes its watches and makes no more requests', async () => {
     const inv = start();
     await inv.whenReady(5000);
-    await until('watches open', () => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1);
+    await until(() => api.openWatches('pods') === 1 && api.openWatches('nodes') === 1, 5000, 'watches open');
     await inv.stop();
-    await until('watches closed', () => api.openWatches('pods') === 0 && api.openWatches('nodes') === 0);
+    await until(() => api.openWatches('pods') === 0 && api.openWatches('nodes') === 0, 5000, 'watches closed');
     const count = api.requests.length;
     api.set('pods', pod('after-stop', 'node-1', '10.244.1.90'));
     await new Promise((r) => setTimeout(r, 150));

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeInventory } from '../../src/kubernetes/kube-inventory.js';
 import { inventoryServices, serviceRecord, sliceRecord } from '../../src/kubernetes/kube-services.js';
 import { startFakeKubeApi, type FakeKubeApi, type KubeObject } from '../fixtures/fake-kube-api.js';
+import { until } from '../fixtures/until.js';
 
 const TOKEN = 'kube-services-token-0123456789';
 
@@ -66,14 +67,6 @@ function kubeConfig(server: string): KubeConfig {
   return kc;
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 beforeEach(async () => {
   logs = [];
   api = await startFakeKubeApi({ token: TOKEN });
@@ -97,22 +90,22 @@ function start(): KubeInventory {
 describe('KubeInventory: Services through the real client', () => {
   it('lists Services and EndpointSlices (all namespaces) and follows their watch events', async () => {
     const inv = start();
-    await until('services listed', () => inv.servicesSynced() && inv.current().serviceByIp('10.96.0.10') !== undefined);
+    await until(() => inv.servicesSynced() && inv.current().serviceByIp('10.96.0.10') !== undefined, 5000, 'services listed');
     expect(inv.current().serviceByIp('10.96.0.10')).toEqual({ namespace: 'default', name: 'web', clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }], backends: ['10.244.2.11'] });
-    await until('the slices watched', () => api.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices' && r.watch));
+    await until(() => api.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices' && r.watch), 5000, 'the slices watched');
     expect(api.requests.some((r) => r.path === '/api/v1/services' && !r.watch && r.authorization === `Bearer ${TOKEN}`)).toBe(true);
     // a second backend comes up in a new slice; then the Service goes
     api.set('endpointslices', slice('web-2', 'web', [{ ip: '10.244.1.20' }], [{ name: 'http', port: 8080, protocol: 'TCP' }]));
-    await until('second backend', () => inv.current().serviceByIp('10.96.0.10')?.backends.length === 2);
+    await until(() => inv.current().serviceByIp('10.96.0.10')?.backends.length === 2, 5000, 'second backend');
     expect(inv.current().serviceByIp('10.96.0.10')?.backends).toEqual(['10.244.1.20', '10.244.2.11']);
     api.set('services', service('api', '10.96.0.20', [{ port: 443, targetPort: 8443 }], { namespace: 'shop' }));
-    await until('second service', () => inv.current().serviceByIp('10.96.0.20') !== undefined);
+    await until(() => inv.current().serviceByIp('10.96.0.20') !== undefined, 5000, 'second service');
     expect(inv.current().serviceByIp('10.96.0.20')).toMatchObject({ namespace: 'shop', name: 'api', backends: [] });
     api.remove('services', 'web', 'default');
-    await until('web gone', () => inv.current().serviceByIp('10.96.0.10') === undefined);
+    await until(() => inv.current().serviceByIp('10.96.0.10') === undefined, 5000, 'web gone');
     // a Service turned headless is gone too
     api.set('services', service('api', 'None', [{ port: 443 }], { namespace: 'shop' }));
-    await until('api headless', () => !inv.current().hasServices);
+    await until(() => !inv.current().hasServices, 5000, 'api headless');
   });
 
   it('without RBAC on services the agent is still ready, and says why Services are not named', async () => {
@@ -120,11 +113,11 @@ describe('KubeInventory: Services through the real client', () => {
     const inv = start();
     await inv.whenReady(5000);
     expect(inv.ready()).toBe(true);
-    await until('a reason', () => inv.status().reasons.some((r) => r.includes('services')));
+    await until(() => inv.status().reasons.some((r) => r.includes('services')), 5000, 'a reason');
     expect(inv.status()).toMatchObject({ ready: true });
     expect(inv.status().reasons.find((r) => r.includes('services'))).toMatch(/not listed \(traces will not name Services\).*403|forbidden/i);
     expect(inv.current().hasServices).toBe(false);
     api.deny('services', undefined);
-    await until('services after RBAC allows it', () => inv.current().serviceByIp('10.96.0.10') !== undefined, 10_000);
+    await until(() => inv.current().serviceByIp('10.96.0.10') !== undefined, 10_000, 'services after RBAC allows it');
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { parsePeer, PeerLinks, peersFromNodes } from '../../src/peers/peer-links.js';
 import type { Trace } from '../../src/trace/trace.js';
+import { until } from '../fixtures/until.js';
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
@@ -25,14 +26,6 @@ async function fakeAgent(node: string) {
   });
   return { url: `http://127.0.0.1:${(wss.address() as { port: number }).port}`, open: () => open };
 }
-
-const until = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('peersFromNodes', () => {
   it('every other node with an InternalIP, at this agent\'s port', () => {

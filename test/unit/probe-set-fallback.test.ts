@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NATIVE_TRIES, ProbeSet } from '../../agent/probe-set.js';
 import { PROBE_GROUPS } from '../../src/probes/probe-catalog.js';
+import { until } from '../fixtures/until.js';
 
 const FAKE = fileURLToPath(new URL('../fixtures/fake-bpftrace.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'hopscope-fallback-'));
@@ -40,14 +41,6 @@ function probeSet(fallBackToScript: boolean) {
 }
 
 const hops = (set: ProbeSet) => set.views().find((v) => v.name === 'hops');
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('a native loader that fails before it ever attaches', () => {
   it('--probes auto: the group runs its bpftrace script after NATIVE_TRIES failures, and the log says why', async () => {

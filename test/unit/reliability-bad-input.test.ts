@@ -24,19 +24,12 @@ import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { recordedInventory, recordedScope, RECORDED_NETNS } from '../fixtures/lab-scope.js';
 import { MALFORMED_KINDS, malformedCorpus } from '../fixtures/malformed-corpus.js';
+import { until } from '../fixtures/until.js';
 
 const FAKE = fileURLToPath(new URL('../fixtures/fake-bpftrace.mjs', import.meta.url));
 const REASONS = new DropReasons(new Map([[2, 'NOT_SPECIFIED'], [88, 'IP_INNOROUTES']]));
 const dir = mkdtempSync(join(tmpdir(), 'hopscope-corpus-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function agentLinePath() {
   const traces: Trace[] = [];

@@ -20,6 +20,7 @@ import { StreamHub } from '../../src/stream/stream-hub.js';
 import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { recordedInventory, recordedScope } from '../fixtures/lab-scope.js';
+import { until } from '../fixtures/until.js';
 
 const REASONS = new DropReasons(new Map([[2, 'NOT_SPECIFIED'], [3, 'NO_SOCKET'], [88, 'IP_INNOROUTES']]));
 const TOKEN = 'a-test-token-of-enough-length';
@@ -112,14 +113,6 @@ async function subscribe(c: Awaited<ReturnType<typeof client>>, msg: unknown): P
   }
   throw new Error('no answer to the subscription');
 }
-
-const until = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('stream filters', () => {
   it('each client receives exactly the traces its filter selects', async () => {
