@@ -14,6 +14,7 @@
 
 #include "probe-records.h"
 #include "ring-output.bpf.h"
+#include "packet-layout.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -29,8 +30,7 @@ struct failed_lookup {
   __u32 dst4;
   __u32 pad;
   __u64 dst6[2];
-  __u64 t6;
-  __s64 err6;
+  __u64 t6; /* IPv6 keeps only prohibit (-13): no error to store */
 };
 
 struct {
@@ -75,7 +75,6 @@ int BPF_PROG(fib6_table_lookup, const void *net, const struct fib6_result *res, 
   struct failed_lookup *f = lookup_slot();
   if (!f) return 0;
   bpf_probe_read_kernel(f->dst6, sizeof(f->dst6), &flp->daddr);
-  f->err6 = -EACCES;
   f->t6 = bpf_ktime_get_ns();
   return 0;
 }
@@ -109,10 +108,10 @@ static __always_inline void drop4(struct sk_buff *skb, __u32 reason)
   /* still inside its VXLAN tunnel (dropped before decapsulation): report the inner packet */
   unsigned char *l4 = ip + (w[0] & 0x0f) * 4;
   if (((w[1] >> 8) & 0xff) == 17) {
-    __u16 l4w[15] = {};
+    __u16 l4w[VXLAN_INNER_ETH / 2 + 1] = {};
     bpf_probe_read_kernel(l4w, sizeof(l4w), l4);
-    if ((l4w[1] == 0x1821 || l4w[1] == 0xb512) && l4w[14] == 0x0008) {
-      ip = l4 + 30;
+    if (is_vxlan_port(l4w[1]) && l4w[VXLAN_INNER_ETH / 2] == ETH_IPV4_LE) {
+      ip = l4 + VXLAN_INNER_IP;
       bpf_probe_read_kernel(w, sizeof(w), ip);
     }
   }
@@ -136,7 +135,7 @@ static __always_inline void drop6(struct sk_buff *skb, __u32 reason)
   __s32 fib = 0;
   struct failed_lookup *f = lookup_slot();
   if (f && f->t6 != 0 && now - f->t6 < 1000000 && f->dst6[0] == v[3] && f->dst6[1] == v[4]) {
-    fib = f->err6;
+    fib = -EACCES;
     f->t6 = 0;
   }
   struct drop_record r = {};
@@ -154,7 +153,7 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
   if (floor_only) return 0;
   __u16 eth = skb->protocol;
-  if (eth == 0x0008 && (__u32)reason >= not_specified) drop4(skb, reason);
-  else if (eth == 0xDD86 && (__u32)reason > not_specified) drop6(skb, reason);
+  if (eth == ETH_IPV4_LE && (__u32)reason >= not_specified) drop4(skb, reason);
+  else if (eth == ETH_IPV6_LE && (__u32)reason > not_specified) drop6(skb, reason);
   return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "probe-records.h"
 #include "ring-output.bpf.h"
+#include "packet-layout.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -76,6 +77,14 @@ static __always_inline void count_dev(void *map, struct net_device *dev)
   }
 }
 
+/* A frame enters a bridge on this CPU: from a port at ingress, from the host at the bridge device's egress. */
+static __always_inline void enter_bridge(struct bridge_entry *in, struct sk_buff *skb, __u32 from_port)
+{
+  in->skb = (__u64)skb;
+  in->from_port = from_port;
+  in->flood_counted = 0;
+}
+
 static __always_inline int focus_allows(void)
 {
   __u64 sec = bpf_ktime_get_ns() / 1000000000;
@@ -99,12 +108,12 @@ static __always_inline void fill_common(struct hop_record *r, struct sk_buff *sk
   r->dir = dir;
 }
 
-/* An IPv4 header (and, with a 20-byte header, the first 44 bytes after it) in one copy; l4w: the first 16
- * bytes of the L4 header when options push it out of w. */
+/* An IPv4 header read in one copy (64 bytes: with a 20-byte header, the first 44 bytes after it too), and the
+ * L4 fields hops.bt prints: the raw first word (ports, or ICMP type and code), the raw second word (TCP
+ * sequence, or ICMP echo id and sequence) and the TCP flags byte. */
 struct ip4_view {
   __u64 w[8];
-  __u32 l4w[4];
-  __u32 hl, proto, ports;
+  __u32 hl, proto, ports, seq, flags;
 };
 
 static __always_inline int load4(struct ip4_view *v, unsigned char *ip)
@@ -112,13 +121,30 @@ static __always_inline int load4(struct ip4_view *v, unsigned char *ip)
   if (bpf_probe_read_kernel(v->w, sizeof(v->w), ip)) return -1;
   v->hl = (v->w[0] & 0x0f) * 4;
   v->proto = (v->w[1] >> 8) & 0xff;
+  __u32 l4[4]; /* the L4 header's first 16 bytes */
   if (v->hl == 20) {
-    v->ports = v->w[2] >> 32;
-  } else {
-    bpf_probe_read_kernel(v->l4w, sizeof(v->l4w), ip + v->hl);
-    v->ports = v->l4w[0];
+    __builtin_memcpy(l4, (__u8 *)v->w + 20, sizeof(l4));
+  } else if (bpf_probe_read_kernel(l4, sizeof(l4), ip + v->hl)) {
+    __builtin_memset(l4, 0, sizeof(l4)); /* as hops.bt's probe reads: 0 where unreadable */
   }
+  v->ports = l4[0];
+  v->seq = l4[1];
+  v->flags = v->proto == 6 ? (l4[3] >> 8) & 0xff : 0;
   return 0;
+}
+
+/* The symmetric flow hash every node computes alike (hops.bt, src/probes/sample-hash.ts): `addrs` the
+ * addresses xor-ed (IPv6: folded to 32 bits), `ports` the raw port word. */
+static __always_inline int sampled(__u64 addrs, __u32 ports, __u32 proto)
+{
+  __u64 hash = ((addrs * 2654435761ULL) + (((ports >> 16) ^ (ports & 0xffff)) * 40503ULL) + proto) >> 7;
+  return hash % sample_n == 0;
+}
+
+/* The focused port (0: any) is one of the packet's two. */
+static __always_inline int focus_port_matches(__u32 ports)
+{
+  return focus_port == 0 || (ports & 0xffff) == focus_port || (ports >> 16) == focus_port;
 }
 
 static __always_inline void hop4(struct sk_buff *skb, struct net_device *dev, unsigned char *ip, __u8 dir)
@@ -127,41 +153,30 @@ static __always_inline void hop4(struct sk_buff *skb, struct net_device *dev, un
   if (load4(&v, ip)) return;
   __u16 encap = 0;
   __u32 dport = v.ports >> 16;
-  if (v.proto == 17 && (dport == 0x1821 || dport == 0xb512)) {
-    /* VXLAN: the inner IP header is at the outer L4 header + 30 (UDP 8 + VXLAN 8 + Ethernet 14) */
+  if (v.proto == 17 && is_vxlan_port(dport)) {
     unsigned char *l4 = ip + v.hl;
-    __u16 inner_eth = (__u16)v.w[6];
-    if (v.hl != 20) bpf_probe_read_kernel(&inner_eth, 2, l4 + 28);
-    if (inner_eth == 0x0008) {
-      encap = dport == 0x1821 ? 8472 : 4789;
-      if (load4(&v, l4 + 30)) return;
+    __u16 inner_eth = (__u16)v.w[6]; /* outer L4 + VXLAN_INNER_ETH with a 20-byte header */
+    if (v.hl != 20) bpf_probe_read_kernel(&inner_eth, 2, l4 + VXLAN_INNER_ETH);
+    if (inner_eth == ETH_IPV4_LE) {
+      encap = dport == VXLAN_FLANNEL_LE ? 8472 : 4789;
+      if (load4(&v, l4 + VXLAN_INNER_IP)) return;
     }
   }
-  __u64 *w = v.w;
-  __u32 hl = v.hl, proto = v.proto, ports = v.ports;
-  __u32 *l4w = v.l4w;
-  __u64 sa = w[1] >> 32;
-  __u64 da = w[2] & 0xffffffff;
-  __u32 flags = 0;
-  /* with a 20-byte header the L4 header starts at byte 20 of w: TCP flags at byte 33, seq at bytes 24..27 */
-  __u32 seq_raw = hl == 20 ? (__u32)(w[3]) : l4w[1];
-  if (proto == 6) flags = hl == 20 ? (w[4] >> 8) & 0xff : (l4w[3] >> 8) & 0xff;
-  __u64 hash = (((sa ^ da) * 2654435761ULL) + (((ports >> 16) ^ (ports & 0xffff)) * 40503ULL) + proto) >> 7;
-  int selected = proto == 1 || (flags & 0x07) != 0 || hash % sample_n == 0;
-  if (!selected && focus_addr != 0 && (sa == focus_addr || da == focus_addr)) {
-    if (focus_port == 0 || (ports & 0xffff) == focus_port || (ports >> 16) == focus_port) selected = focus_allows();
-  }
+  __u32 sa = v.w[1] >> 32;
+  __u32 da = (__u32)v.w[2];
+  int selected = v.proto == 1 || (v.flags & 0x07) != 0 || sampled(sa ^ da, v.ports, v.proto);
+  if (!selected && focus_addr != 0 && (sa == focus_addr || da == focus_addr) && focus_port_matches(v.ports)) selected = focus_allows();
   if (!selected) return;
   struct hop_record r = {};
   fill_common(&r, skb, dev, dir);
   r.family = 4;
-  r.proto = proto;
-  r.flags = flags;
+  r.proto = v.proto;
+  r.flags = v.flags;
   r.encap = encap;
-  r.ipid = (w[0] >> 32) & 0xffff;
-  r.l4a = ports & 0xffff;
-  r.l4b = ports >> 16;
-  r.seq = proto == 6 || proto == 1 ? seq_raw : 0;
+  r.ipid = (v.w[0] >> 32) & 0xffff;
+  r.l4a = v.ports & 0xffff;
+  r.l4b = v.ports >> 16;
+  r.seq = v.proto == 6 || v.proto == 1 ? v.seq : 0;
   r.addr[0] = sa;
   r.addr[4] = da;
   emit((const __u64 *)&r, sizeof(r));
@@ -181,11 +196,9 @@ static __always_inline void hop6(struct sk_buff *skb, struct net_device *dev, un
     selected = (ports & 0xff) <= 129;
   } else {
     __u64 x = v[1] ^ v[2] ^ v[3] ^ v[4];
-    __u64 hash = ((((x ^ (x >> 32)) & 0xffffffff) * 2654435761ULL) + (((ports >> 16) ^ (ports & 0xffff)) * 40503ULL) + proto) >> 7;
-    selected = (flags & 0x07) != 0 || hash % sample_n == 0;
-    if (!selected && focus6_on != 0 && ((v[1] == focus6_hi && v[2] == focus6_lo) || (v[3] == focus6_hi && v[4] == focus6_lo))) {
-      if (focus_port == 0 || (ports & 0xffff) == focus_port || (ports >> 16) == focus_port) selected = focus_allows();
-    }
+    selected = (flags & 0x07) != 0 || sampled((x ^ (x >> 32)) & 0xffffffff, ports, proto);
+    if (!selected && focus6_on != 0 && ((v[1] == focus6_hi && v[2] == focus6_lo) || (v[3] == focus6_hi && v[4] == focus6_lo)) && focus_port_matches(ports))
+      selected = focus_allows();
   }
   if (!selected) return;
   struct hop_record r = {};
@@ -213,17 +226,13 @@ int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
   __u32 zero = 0;
   if (pf & IFF_BRIDGE_PORT_FLAG) {
     struct bridge_entry *in = bpf_map_lookup_elem(&bridge_in, &zero);
-    if (in) {
-      in->skb = (__u64)skb;
-      in->from_port = 1;
-      in->flood_counted = 0;
-    }
+    if (in) enter_bridge(in, skb, 1);
   }
   if (pf & IFF_EBRIDGE_FLAG) count_dev(&to_host, dev);
   __u16 eth = skb->protocol;
   /* at ingress the IP header is at skb->data (before the kernel resets network_header) */
-  if (eth == 0x0008) hop4(skb, dev, skb->data, 'I');
-  else if (eth == 0xDD86) hop6(skb, dev, skb->data, 'I');
+  if (eth == ETH_IPV4_LE) hop4(skb, dev, skb->data, 'I');
+  else if (eth == ETH_IPV6_LE) hop6(skb, dev, skb->data, 'I');
   return 0;
 }
 
@@ -238,9 +247,7 @@ int BPF_PROG(net_dev_queue, struct sk_buff *skb)
     struct bridge_entry *in = bpf_map_lookup_elem(&bridge_in, &zero);
     if (in) {
       if (pf & IFF_EBRIDGE_FLAG) {
-        in->skb = (__u64)skb;
-        in->from_port = 0;
-        in->flood_counted = 0;
+        enter_bridge(in, skb, 0);
       } else if (in->skb == (__u64)skb) {
         if (in->from_port) count_dev(&bridged, dev);
       } else if (in->skb != 0 && !in->flood_counted) {
@@ -256,8 +263,8 @@ int BPF_PROG(net_dev_queue, struct sk_buff *skb)
   __u16 eth = skb->protocol;
   /* at egress the IP header is at head + network_header */
   unsigned char *ip = skb->head + skb->network_header;
-  if (eth == 0x0008) hop4(skb, dev, ip, 'E');
-  else if (eth == 0xDD86) hop6(skb, dev, ip, 'E');
+  if (eth == ETH_IPV4_LE) hop4(skb, dev, ip, 'E');
+  else if (eth == ETH_IPV6_LE) hop6(skb, dev, ip, 'E');
   return 0;
 }
 

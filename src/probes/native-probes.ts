@@ -18,14 +18,14 @@ export interface NativeProbe {
   readonly binary: string;
   /** The tracepoints it attaches: it needs all of them (no per-block composition as for scripts). */
   readonly tracepoints: readonly string[];
-  /** Arguments for `--check` (placeholders of the group's real ones). */
-  readonly checkArgs: readonly string[];
+  /** Placeholders of the group's real arguments, for `--check` (and the bench's `--floor`). */
+  readonly placeholderArgs: readonly string[];
 }
 
 /** The groups with a native form, by group name. */
 export const NATIVE_PROBES: Readonly<Record<string, NativeProbe>> = {
-  hops: { binary: 'hopscope-hops', tracepoints: ['syscalls:sys_enter_kill', 'net:netif_receive_skb', 'net:net_dev_queue'], checkArgs: ['64', '0', '1'] },
-  drops: { binary: 'hopscope-drops', tracepoints: ['fib:fib_table_lookup', 'skb:kfree_skb', 'fib6:fib6_table_lookup'], checkArgs: ['2'] },
+  hops: { binary: 'hopscope-hops', tracepoints: ['syscalls:sys_enter_kill', 'net:netif_receive_skb', 'net:net_dev_queue'], placeholderArgs: ['64', '0', '1'] },
+  drops: { binary: 'hopscope-drops', tracepoints: ['fib:fib_table_lookup', 'skb:kfree_skb', 'fib6:fib6_table_lookup'], placeholderArgs: ['2'] },
 };
 
 /** What runs one group: its native loader (path), or bpftrace; and why, for the log and `doctor`. */
@@ -80,7 +80,7 @@ export async function chooseGroupProgram(
   if (!existsSync(loader)) return refuse(`${loader} is not built (bash scripts/build-native.sh; needs clang, bpftool, libbpf-dev)`);
   const missing = native.tracepoints.filter((tp) => present.get(tp) !== true);
   if (missing.length > 0) return refuse(`tracepoint(s) ${missing.join(', ')} missing on this kernel`);
-  const verdict = await check(loader, native.checkArgs);
+  const verdict = await check(loader, native.placeholderArgs);
   if (!verdict.ok) return refuse(verdict.detail);
   return { group, kind: 'native', loader, why: `${native.binary}: ${verdict.detail}` };
 }

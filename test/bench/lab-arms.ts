@@ -78,7 +78,7 @@ export async function startFloor(): Promise<{ readonly children: readonly Result
   const exists = new Set(listed.stdout.split('\n').map((l) => l.trim().replace(/^tracepoint:/, '')));
   const present = new Map([...exists].map((tp) => [tp, true]));
   const programs = await Promise.all(PROBE_GROUPS.map((g) => chooseGroupProgram(g.name, 'auto', present)));
-  const natives = programs.flatMap((p) => (p.kind === 'native' ? [{ loader: p.loader, args: NATIVE_PROBES[p.group]?.checkArgs ?? [], ready: `HOPSCOPE_READY ${p.group}` }] : []));
+  const natives = programs.flatMap((p) => (p.kind === 'native' ? [{ loader: p.loader, args: NATIVE_PROBES[p.group]?.placeholderArgs ?? [], ready: `HOPSCOPE_READY ${p.group}` }] : []));
   const tps = PROBE_GROUPS.filter((g) => programs.some((p) => p.group === g.name && p.kind === 'bpftrace'))
     .flatMap((g) => g.tracepoints)
     .filter((tp) => exists.has(tp));
@@ -182,7 +182,7 @@ export async function eventCounts(url: string): Promise<{ events: number; lost: 
 }
 
 /** Commands whose BPF programs run on hopscope's tracepoints: bpftrace and the native loaders. */
-const PROBE_COMMANDS = new Set(['bpftrace', 'hopscope-hops', 'hopscope-drops']);
+const PROBE_COMMANDS = new Set(['bpftrace', ...Object.values(NATIVE_PROBES).map((p) => p.binary)]);
 
 /**
  * Probe processes (bpftrace, the native loaders) this bench did not start (another agent or test on this kernel):

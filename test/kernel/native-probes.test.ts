@@ -12,13 +12,13 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabPod } from '../../src/lab/lab-plan.js';
 import { decodeLine } from '../../src/decode/decode-line.js';
-import { nativeDir } from '../../src/probes/native-probes.js';
+import { NATIVE_PROBES, nativeDir } from '../../src/probes/native-probes.js';
 import { PROBES_DIR } from '../../src/probes/probe-catalog.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import { childPids, hopSequence, ip, nsExec, startAgentProcess, startLab, waitForTraces, type TestLab } from './support/lab-agents.js';
 
-const HOPS = `${nativeDir()}hopscope-hops`;
-const DROPS = `${nativeDir()}hopscope-drops`;
+const HOPS = `${nativeDir()}${NATIVE_PROBES['hops']?.binary}`;
+const DROPS = `${nativeDir()}${NATIVE_PROBES['drops']?.binary}`;
 const started: ResultPromise[] = [];
 const labs: TestLab[] = [];
 

@@ -4,6 +4,7 @@
  * (with promtool) that every exposition it took is valid.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { NATIVE_PROBES } from '../../../src/probes/native-probes.js';
 import { childPids, spawnAgent, type AgentProcess } from './lab-agents.js';
 import { promtoolCheckMetrics } from './prometheus.js';
 
@@ -17,7 +18,8 @@ export async function probeChildren(agentPid: number): Promise<Map<string, numbe
     } catch {
       continue; // exited meanwhile
     }
-    const group = /hopscope probe group ([a-z0-9-]+)/.exec(cmd)?.[1] ?? /\/hopscope-([a-z]+)$/.exec(cmd.split('\0')[0] ?? '')?.[1];
+    const program = cmd.split('\0')[0] ?? '';
+    const group = /hopscope probe group ([a-z0-9-]+)/.exec(cmd)?.[1] ?? Object.entries(NATIVE_PROBES).find(([, p]) => program.endsWith(`/${p.binary}`))?.[0];
     if (!group) continue;
     out.set(group, [...(out.get(group) ?? []), pid]);
   }
