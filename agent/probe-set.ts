@@ -31,15 +31,14 @@ export const NATIVE_TRIES = 2;
 
 interface RunningGroup {
   readonly composed: ComposedScript;
-  /** Replaced once, when a native loader gives way to the script. */
+  /** Replaced once, when a native loader gives way to the script (`process.program` says which runs). */
   process: BpftraceProcess;
-  /** Runs the group's native loader, not bpftrace. */
-  native: boolean;
 }
 
-function nativeLoader(programs: readonly GroupProgram[], group: string): { program?: string } {
+/** The group's native loader, when it is to run one. */
+function nativeLoader(programs: readonly GroupProgram[], group: string): string | undefined {
   const p = programs.find((x) => x.group === group);
-  return p?.kind === 'native' ? { program: p.loader } : {};
+  return p?.kind === 'native' ? p.loader : undefined;
 }
 
 export class ProbeSet {
@@ -58,12 +57,8 @@ export class ProbeSet {
       }
       if (composed.missing.length) o.log(`probe group ${group.name}: tracepoints ${composed.missing.join(', ')} missing on this kernel; running without them`);
       const loader = nativeLoader(o.programs, group.name);
-      const native = loader.program !== undefined;
-      // the watcher reads the entry only when the process reports, after it exists
-      let entry: RunningGroup | undefined;
-      const watch = native && o.fallBackToScript ? this.fallbackWatcher(() => entry as RunningGroup) : undefined;
-      entry = { composed, process: this.processFor(composed, loader.program, watch), native };
-      this.running.push(entry);
+      const watch = loader !== undefined && o.fallBackToScript ? this.fallbackWatcher(composed) : undefined;
+      this.running.push({ composed, process: this.processFor(composed, loader, watch) });
     }
   }
 
@@ -88,19 +83,19 @@ export class ProbeSet {
    * For a native loader under `--probes auto`: counts its failures until it first attaches; at NATIVE_TRIES the
    * group runs its script instead (same arguments, same lines), and the log says why.
    */
-  private fallbackWatcher(entry: () => RunningGroup): (state: ProbeState) => void {
+  private fallbackWatcher(composed: ComposedScript): (state: ProbeState) => void {
     let failures = 0;
     let attached = false;
     return (state) => {
-      const e = entry();
       if (state === 'attached') attached = true;
-      if (state !== 'backoff' || attached || !e.native || this.stopping || ++failures < NATIVE_TRIES) return;
-      const native = e.process;
-      this.o.log(`probe group ${e.composed.group.name}: its native probe failed ${failures} times before attaching (${native.lastError}); running its bpftrace script instead`);
-      e.process = this.processFor(e.composed, undefined);
-      e.native = false;
+      if (state !== 'backoff' || attached || this.stopping || ++failures < NATIVE_TRIES) return;
+      const entry = this.running.find((r) => r.composed === composed);
+      if (!entry || entry.process.program === undefined) return;
+      const native = entry.process;
+      this.o.log(`probe group ${composed.group.name}: its native probe failed ${failures} times before attaching (${native.lastError}); running its bpftrace script instead`);
+      entry.process = this.processFor(composed, undefined);
       void native.stop();
-      if (this.started) e.process.start();
+      if (this.started) entry.process.start();
     };
   }
 
@@ -127,7 +122,7 @@ export class ProbeSet {
   /** Every group, the unavailable ones down, so alerts on probe_up see them. */
   views(): ProbeView[] {
     return [
-      ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts, native: r.native })),
+      ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts, native: r.process.program !== undefined })),
       ...this.unavailable.map((u) => ({ name: u.name, up: false, restarts: 0, native: false })),
     ];
   }

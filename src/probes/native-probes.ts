@@ -7,25 +7,26 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PROBE_GROUPS } from './probe-catalog.js';
 
 /** --probes: `auto` prefers native and falls back per group; the others insist (native fails when it cannot run). */
 export type ProbeChoice = 'auto' | 'native' | 'bpftrace';
 export const PROBE_CHOICES: readonly ProbeChoice[] = ['auto', 'native', 'bpftrace'];
 
 export interface NativeProbe {
-  /** The loader's file name under build/native/. */
+  /** The loader's file name under build/native/. It attaches all of its group's tracepoints (PROBE_GROUPS) and
+   * needs every one: no per-block composition as for scripts. */
   readonly binary: string;
-  /** The tracepoints it attaches: it needs all of them (no per-block composition as for scripts). */
-  readonly tracepoints: readonly string[];
   /** Placeholders of the group's real arguments, for `--check` (and the bench's `--floor`). */
   readonly placeholderArgs: readonly string[];
 }
 
 /** The groups with a native form, by group name. */
 export const NATIVE_PROBES: Readonly<Record<string, NativeProbe>> = {
-  hops: { binary: 'hopscope-hops', tracepoints: ['syscalls:sys_enter_kill', 'net:netif_receive_skb', 'net:net_dev_queue'], placeholderArgs: ['64', '0', '1'] },
-  drops: { binary: 'hopscope-drops', tracepoints: ['fib:fib_table_lookup', 'skb:kfree_skb', 'fib6:fib6_table_lookup'], placeholderArgs: ['2'] },
+  hops: { binary: 'hopscope-hops', placeholderArgs: ['64', '0', '1'] },
+  drops: { binary: 'hopscope-drops', placeholderArgs: ['2'] },
 };
 
 /** What runs one group: its native loader (path), or bpftrace; and why, for the log and `doctor`. */
@@ -45,7 +46,7 @@ export type LoaderCheck = (loader: string, args: readonly string[]) => Promise<{
 export const runLoaderCheck: LoaderCheck = async (loader, args) => {
   const out = await execa(loader, ['--check', ...args], { reject: false, timeout: 30_000 });
   if (out.exitCode === 0 && out.stdout.trim() === 'ok') return { ok: true, detail: 'verified by the kernel' };
-  const name = loader.slice(loader.lastIndexOf('/') + 1);
+  const name = basename(loader);
   const stderr = `${out.stderr}`.split('\n');
   // the loader's own lines say what to do; libbpf's last line says what the kernel refused
   const libbpf = stderr.filter((l) => l.startsWith('libbpf:')).pop();
@@ -78,7 +79,8 @@ export async function chooseGroupProgram(
     return { group, kind: 'bpftrace', why: `native probe unavailable (${why}); running the bpftrace script` };
   };
   if (!existsSync(loader)) return refuse(`${loader} is not built (bash scripts/build-native.sh; needs clang, bpftool, libbpf-dev)`);
-  const missing = native.tracepoints.filter((tp) => present.get(tp) !== true);
+  const tracepoints = PROBE_GROUPS.find((g) => g.name === group)?.tracepoints ?? [];
+  const missing = tracepoints.filter((tp) => present.get(tp) !== true);
   if (missing.length > 0) return refuse(`tracepoint(s) ${missing.join(', ')} missing on this kernel`);
   const verdict = await check(loader, native.placeholderArgs);
   if (!verdict.ok) return refuse(verdict.detail);

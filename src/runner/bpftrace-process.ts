@@ -47,6 +47,11 @@ export class BpftraceProcess {
 
   constructor(private readonly o: BpftraceProcessOptions) {}
 
+  /** The native loader this runs instead of bpftrace, if any. */
+  get program(): string | undefined {
+    return this.o.program;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }

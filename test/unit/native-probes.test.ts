@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chooseGroupProgram, NATIVE_PROBES, NativeProbeError, type LoaderCheck } from '../../src/probes/native-probes.js';
+import { PROBE_GROUPS } from '../../src/probes/probe-catalog.js';
 
 const BUILT = mkdtempSync(join(tmpdir(), 'hopscope-native-'));
 for (const p of Object.values(NATIVE_PROBES)) writeFileSync(join(BUILT, p.binary), '#!/bin/sh\n', { mode: 0o755 });
 const EMPTY = mkdtempSync(join(tmpdir(), 'hopscope-native-none-'));
-const ALL = new Map(Object.values(NATIVE_PROBES).flatMap((p) => p.tracepoints.map((tp): [string, boolean] => [tp, true])));
+const ALL = new Map(PROBE_GROUPS.flatMap((g) => g.tracepoints.map((tp): [string, boolean] => [tp, true])));
 
 /** A check that records its calls and answers `verdict`. */
 function checker(verdict: { ok: boolean; detail: string }): LoaderCheck & { calls: string[][] } {

@@ -4,7 +4,7 @@
  * way to its script after NATIVE_TRIES failures and says why; under `--probes native` it keeps retrying the
  * loader.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,18 +17,22 @@ const FAKE = fileURLToPath(new URL('../fixtures/fake-bpftrace.mjs', import.meta.
 const dir = mkdtempSync(join(tmpdir(), 'hopscope-fallback-'));
 const BROKEN = join(dir, 'hopscope-hops');
 writeFileSync(BROKEN, '#!/bin/sh\necho "hopscope-hops: cannot attach the programs: No such file or directory" >&2\nexit 1\n', { mode: 0o755 });
+/** Attaches, then dies: a loader that worked on this kernel. */
+const DYING = join(dir, 'dying', 'hopscope-hops');
+mkdirSync(join(dir, 'dying'));
+writeFileSync(DYING, '#!/bin/sh\necho "HOPSCOPE_READY hops"\nsleep 0.1\nexit 1\n', { mode: 0o755 });
 const sets: ProbeSet[] = [];
 
 afterEach(async () => {
   await Promise.all(sets.splice(0).map((s) => s.stop()));
 });
 
-function probeSet(fallBackToScript: boolean) {
+function probeSet(fallBackToScript: boolean, loader = BROKEN) {
   const log: string[] = [];
   const lines: string[] = [];
   const set = new ProbeSet({
     bpftrace: FAKE,
-    programs: [{ group: 'hops', kind: 'native', loader: BROKEN, why: 'test' }],
+    programs: [{ group: 'hops', kind: 'native', loader, why: 'test' }],
     present: new Map(PROBE_GROUPS.flatMap((g) => g.tracepoints.map((tp): [string, boolean] => [tp, true]))),
     args: () => ['1'],
     onLine: (group, line) => lines.push(`${group} ${line}`),
@@ -42,7 +46,7 @@ function probeSet(fallBackToScript: boolean) {
 
 const hops = (set: ProbeSet) => set.views().find((v) => v.name === 'hops');
 
-describe('a native loader that fails before it ever attaches', () => {
+describe('a native loader that fails', () => {
   it('--probes auto: the group runs its bpftrace script after NATIVE_TRIES failures, and the log says why', async () => {
     const { set, log, lines } = probeSet(true);
     set.start();
@@ -59,9 +63,18 @@ describe('a native loader that fails before it ever attaches', () => {
     const { set, log } = probeSet(false);
     set.start();
     // the second failure comes ~1 s after the first (backoff), where auto would have switched
-    await new Promise((r) => setTimeout(r, 2500));
+    await until(() => (hops(set)?.restarts ?? 0) >= NATIVE_TRIES, 5000, 'the loader retried');
     expect(hops(set)).toMatchObject({ native: true, up: false });
     expect(log).toEqual([]);
     expect(set.readiness().reasons.join('\n')).toContain('hopscope-hops exited (code 1)');
+  });
+
+  it('--probes auto, a loader that has attached once and then keeps dying: restarted, not replaced', async () => {
+    const { set, log, lines } = probeSet(true, DYING);
+    set.start();
+    await until(() => (hops(set)?.restarts ?? 0) >= NATIVE_TRIES + 1, 8000, 'the loader restarted');
+    expect(hops(set)?.native).toBe(true);
+    expect(lines.filter((l) => l === 'hops HOPSCOPE_READY hops').length).toBeGreaterThanOrEqual(NATIVE_TRIES + 1);
+    expect(log).toEqual([]);
   });
 });
