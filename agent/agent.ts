@@ -138,7 +138,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
   // every trace this node reports goes through the cross-node joiner, which may hold an arriving half
   // briefly for the sender's half from the peer agent
   const report = (t: Trace) => {
-    traces.add(t);
+    traces.add(t, assembler.packedFor(t));
     flows.record(t);
     metrics.recordTrace(t);
     services.record(t);

@@ -3,7 +3,7 @@
  * traffic.
  */
 import { matchesTrace, type FilterView, type TraceFilter } from '../filter/trace-filter.js';
-import { isPacked, packedOf, unpack, type PackedTrace } from '../trace/packed-trace.js';
+import { isPacked, unpack, type PackedTrace } from '../trace/packed-trace.js';
 import type { Trace } from '../trace/trace.js';
 
 export class TraceStore {
@@ -16,8 +16,9 @@ export class TraceStore {
     this.ring = new Array<Trace | PackedTrace | undefined>(capacity);
   }
 
-  add(trace: Trace): void {
-    this.ring[this.next] = packedOf(trace) ?? trace;
+  /** `packed`: the trace's packed form when the assembler made one (TraceAssembler.packedFor), kept instead. */
+  add(trace: Trace, packed?: PackedTrace): void {
+    this.ring[this.next] = packed ?? trace;
     this.next = (this.next + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
   }

@@ -67,8 +67,6 @@ export function isPacked(t: Trace | PackedTrace): t is PackedTrace {
 export interface PackSource {
   readonly idPrefix: string;
   readonly seq: number;
-  readonly reason: string | undefined;
-  readonly service: ServiceRef | undefined;
   readonly offset: bigint;
   readonly firstMono: number;
 }
@@ -102,10 +100,10 @@ export function pack(t: Trace, o: PackSource): PackedTrace | undefined {
     protocol: t.protocol,
     path: t.path,
     outcome: t.outcome,
-    reason: o.reason,
+    reason: t.reason,
     latency: t.latency_ns,
     packet: t.packet,
-    service: o.service,
+    service: t.service,
     offset: o.offset,
     monoHigh,
     monoLow: m - monoHigh * SPLIT,
@@ -159,26 +157,4 @@ export function unpack(p: PackedTrace): Trace {
     packet: p.packet,
     ...(p.service ? { service: p.service } : {}),
   };
-}
-
-let reporting: Trace | undefined;
-let reportingPacked: PackedTrace | undefined;
-
-/** Calls `report(trace)` with `packed` as the answer of packedOf(trace) meanwhile. */
-export function reportPacked(trace: Trace, packed: PackedTrace | undefined, report: (t: Trace) => void): void {
-  const outer = reporting;
-  const outerPacked = reportingPacked;
-  reporting = trace;
-  reportingPacked = packed;
-  try {
-    report(trace);
-  } finally {
-    reporting = outer;
-    reportingPacked = outerPacked;
-  }
-}
-
-/** The packed form of a trace the assembler is reporting right now, else undefined. */
-export function packedOf(trace: Trace): PackedTrace | undefined {
-  return trace === reporting ? reportingPacked : undefined;
 }

@@ -21,7 +21,7 @@ import { small } from '../decode/decode-line.js';
 import { classifyPath } from './classify-path.js';
 import { WallTimes } from './wall-times.js';
 import { keptKey, skbKey, type SkbKey } from './skb-key.js';
-import { pack, reportPacked, type PackedTrace } from './packed-trace.js';
+import { pack, type PackedTrace } from './packed-trace.js';
 import { protocolName, tcpFlagNames, type Endpoint, type Hop, type NatKind, type Outcome, type PacketIdentity, type ServiceRef, type Trace } from './trace.js';
 
 export interface AssemblerOptions {
@@ -182,8 +182,9 @@ export class TraceAssembler {
   private readonly idPrefix: string;
   private readonly endpoints = new EndpointCache();
   private readonly wall = new WallTimes();
-  /** The packed form of the trace build() made last, if it has one (for the trace ring, see packed-trace.ts). */
-  private packed: PackedTrace | undefined = undefined;
+  /** The trace reported last and its packed form, if build() packed it (for the trace ring, see packedFor). */
+  private lastTrace: Trace | undefined = undefined;
+  private lastPacked: PackedTrace | undefined = undefined;
 
   constructor(private readonly o: AssemblerOptions) {
     this.timeoutNs = o.timeoutNs ?? 1_000_000_000;
@@ -303,13 +304,20 @@ export class TraceAssembler {
   private close(skb: SkbKey, t: OpenTrace): void {
     this.open.delete(skb);
     this.stats.tracesEmitted++;
-    this.packed = undefined;
+    this.lastPacked = undefined;
     const trace = this.build(t);
-    const packed = this.packed;
-    this.packed = undefined;
+    this.lastTrace = trace;
     t.release();
     if (this.free.length < 1024) this.free.push(t);
-    reportPacked(trace, packed, this.o.onTrace);
+    this.o.onTrace(trace);
+  }
+
+  /**
+   * The packed form of the trace this assembler reported last, if `trace` is that very object (a trace changed
+   * on the way, stitched or given a round trip, is a new object and has none): what the trace ring keeps.
+   */
+  packedFor(trace: Trace): PackedTrace | undefined {
+    return trace === this.lastTrace ? this.lastPacked : undefined;
   }
 
   private build(t: OpenTrace): Trace {
@@ -351,7 +359,7 @@ export class TraceAssembler {
       ...(service ? { service } : {}),
     };
     const offset = wall.plainOffset;
-    if (offset !== undefined) this.packed = pack(trace, { idPrefix: this.idPrefix, seq, reason: fate.reason, service, offset, firstMono });
+    if (offset !== undefined) this.lastPacked = pack(trace, { idPrefix: this.idPrefix, seq, offset, firstMono });
     return trace;
   }
 

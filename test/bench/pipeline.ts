@@ -74,7 +74,7 @@ export function makePipeline(o: { flowCapacity?: number; onTrace?: (t: Trace) =>
   // --peer), which reports it; the stream fan-out is left out (with no clients it returns at once)
   const report = (t: Trace) => {
     if (stage !== 'assemble') {
-      if (keep) traces.add(t);
+      if (keep) traces.add(t, assembler.packedFor(t));
       flows.record(t);
       if (stage === 'full') metrics.recordTrace(t);
     }

@@ -18,8 +18,6 @@ import { recordedInventory6, recordedScope, recordedVxlanInventory, recordedVxla
 import { servicesInventory, servicesScope } from '../fixtures/services-scope.js';
 import { recordedEvents } from '../fixtures/recorded.js';
 
-const recorded = recordedEvents;
-
 const REASONS = new DropReasons(new Map([[2, 'NOT_SPECIFIED'], [3, 'NO_SOCKET'], [58, 'NEIGH_FAILED'], [88, 'IP_INNOROUTES']]));
 const SHIFT_NS = 100_000_000_000;
 
@@ -44,7 +42,7 @@ const CASES: [string, string, (n: 1 | 2) => NodeScope, Inventory][] = [
 ];
 
 describe.each(CASES)('reused open traces: %s recording', (_name, file, scope, inventory) => {
-  const events = recorded(file);
+  const events = recordedEvents(file);
   for (const node of [1, 2] as const) {
     it(`node-${node}: every full pass through one reused assembler gives a fresh assembler's traces`, () => {
       const make = (out: Trace[]) =>

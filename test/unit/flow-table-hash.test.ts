@@ -68,15 +68,11 @@ function reference(all: readonly Trace[], capacity: number): { list: FlowSummary
   return { list, evicted };
 }
 
-function recorded(name: string): string[] {
-  return recordedLines(name);
-}
-
 const CASES: [string, () => Trace[]][] = [
-  ['ICMP lab recording', () => [1, 2].flatMap((n) => traces(recorded('lab-2x2-icmp.txt'), recordedScope(n as 1 | 2), recordedInventory, `node-${n}`))],
-  ['Service NAT recording', () => [1, 2].flatMap((n) => traces(recorded('lab-2x2-services.txt'), servicesScope(n as 1 | 2), servicesInventory, `node-${n}`))],
-  ['VXLAN overlay recording', () => [1, 2].flatMap((n) => traces(recorded('lab-2x2-vxlan-icmp.txt'), recordedVxlanScope(n as 1 | 2), recordedVxlanInventory, `node-${n}`))],
-  ['IPv6 recording', () => [1, 2].flatMap((n) => traces(recorded('lab-2x2-ipv6.txt'), recordedScope(n as 1 | 2), recordedInventory6, `node-${n}`))],
+  ['ICMP lab recording', () => [1, 2].flatMap((n) => traces(recordedLines('lab-2x2-icmp.txt'), recordedScope(n as 1 | 2), recordedInventory, `node-${n}`))],
+  ['Service NAT recording', () => [1, 2].flatMap((n) => traces(recordedLines('lab-2x2-services.txt'), servicesScope(n as 1 | 2), servicesInventory, `node-${n}`))],
+  ['VXLAN overlay recording', () => [1, 2].flatMap((n) => traces(recordedLines('lab-2x2-vxlan-icmp.txt'), recordedVxlanScope(n as 1 | 2), recordedVxlanInventory, `node-${n}`))],
+  ['IPv6 recording', () => [1, 2].flatMap((n) => traces(recordedLines('lab-2x2-ipv6.txt'), recordedScope(n as 1 | 2), recordedInventory6, `node-${n}`))],
   ['bench stream (20,000 TCP and UDP flows)', () => traces(makeStream({ flows: 20_000, packets: 40_000, window: 32 }).text.trimEnd().split('\n'), benchScope(), benchInventory, 'node-1')],
 ];
 

@@ -13,7 +13,7 @@ import { matchesTrace, parseTraceFilter, type TraceFilter } from '../../src/filt
 import type { Inventory } from '../../src/inventory/inventory.js';
 import { TraceStore } from '../../src/model/trace-store.js';
 import type { NodeScope } from '../../src/scope/node-scope.js';
-import { pack, packedOf, unpack, type PackedTrace } from '../../src/trace/packed-trace.js';
+import { pack, unpack, type PackedTrace } from '../../src/trace/packed-trace.js';
 import { TraceAssembler } from '../../src/trace/trace-assembler.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { recordedInventory, recordedInventory6, recordedScope, recordedVxlanInventory, recordedVxlanScope } from '../fixtures/lab-scope.js';
@@ -50,30 +50,26 @@ function run(lines: readonly string[], scope: NodeScope, inventory: Inventory, n
   const packedForms: PackedTrace[] = [];
   const store = new TraceStore(100_000);
   let packed = 0;
-  const a = new TraceAssembler({
+  const a: TraceAssembler = new TraceAssembler({
     node, scope, inventory: () => inventory, clock, dropReasons: REASONS,
     onTrace: (t) => {
-      const p = packedOf(t);
+      const p = a.packedFor(t);
       if (p) (packed++, packedForms.push(p));
       // a copy stands for a trace changed on the way (stitched, round trip): not the one being reported
       const kept = copyEvery > 0 && reported.length % copyEvery === 0 ? { ...t } : t;
       reported.push(kept);
-      store.add(kept);
+      store.add(kept, a.packedFor(kept));
     },
   });
   feedLines(a, lines);
   return { reported, store, packed, packedForms };
 }
 
-function recorded(name: string): string[] {
-  return recordedLines(name);
-}
-
 const CASES: [string, () => string[], (n: 1 | 2) => NodeScope, Inventory][] = [
-  ['ICMP lab recording', () => recorded('lab-2x2-icmp.txt'), recordedScope, recordedInventory],
-  ['Service NAT recording', () => recorded('lab-2x2-services.txt'), servicesScope, servicesInventory],
-  ['VXLAN overlay recording', () => recorded('lab-2x2-vxlan-icmp.txt'), recordedVxlanScope, recordedVxlanInventory],
-  ['IPv6 recording', () => recorded('lab-2x2-ipv6.txt'), recordedScope, recordedInventory6],
+  ['ICMP lab recording', () => recordedLines('lab-2x2-icmp.txt'), recordedScope, recordedInventory],
+  ['Service NAT recording', () => recordedLines('lab-2x2-services.txt'), servicesScope, servicesInventory],
+  ['VXLAN overlay recording', () => recordedLines('lab-2x2-vxlan-icmp.txt'), recordedVxlanScope, recordedVxlanInventory],
+  ['IPv6 recording', () => recordedLines('lab-2x2-ipv6.txt'), recordedScope, recordedInventory6],
   ['bench stream', () => makeStream({ flows: 2_000, packets: 20_000, window: 32 }).text.trimEnd().split('\n'), () => benchScope(), benchInventory],
 ];
 
@@ -117,7 +113,7 @@ describe('packed form, directly', () => {
   });
 
   it('a trace with what the packed form has no place for is not packed: hop addresses, NAT, cross-node timing', () => {
-    const source = { idPrefix: 'x', seq: 1, reason: undefined, service: undefined, offset: 0n, firstMono: 1000 };
+    const source = { idPrefix: 'x', seq: 1, offset: 0n, firstMono: 1000 };
     expect(pack(sample, source)).toBeDefined();
     const hop0 = sample.hops[0]!;
     for (const extra of [{ daddr: '10.96.0.10' }, { dport: 80 }, { nat: 'dnat' as const }, { saddr: '10.96.0.10' }, { sport: 80 }, { delta_error_ns: 5 }]) {
