@@ -10,7 +10,7 @@ import { createApp, listen, type Readiness } from '../src/export/http-server.js'
 import { BpfCostTally, registerBpfCostMetrics } from '../src/export/bpf-cost-metrics.js';
 import { AgentMetrics } from '../src/export/metrics.js';
 import { ServiceMetrics } from '../src/export/service-metrics.js';
-import { Inventory, loadInventoryFile } from '../src/inventory/inventory.js';
+import { Inventory, loadInventoryFile, podAddresses } from '../src/inventory/inventory.js';
 import { KubeInventory } from '../src/kubernetes/kube-inventory.js';
 import { kubeConfigFromFile } from '../src/kubernetes/in-cluster-config.js';
 import { FlowTable } from '../src/model/flow-table.js';
@@ -100,7 +100,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     podIps: (pod) => {
       const [namespace, name] = pod.split('/');
       const p = inventory().data.pods.find((x) => x.namespace === namespace && x.name === name);
-      return p ? [p.ip, ...(p.ips ?? []).filter((ip) => ip !== p.ip)] : [];
+      return p ? podAddresses(p) : [];
     },
   });
   const offsets = new ClockOffsetEstimator();

@@ -15,6 +15,11 @@ export interface FocusTarget {
   readonly port?: number;
 }
 
+/** Every address a target focuses: `ips` when given, else `ip`. */
+export function focusedAddresses(t: FocusTarget): readonly string[] {
+  return t.ips ?? [t.ip];
+}
+
 export interface FocusGrant extends FocusTarget {
   /** ISO time at which the default selection comes back. */
   readonly until: string;
@@ -52,7 +57,7 @@ export class TraceFocus {
 
   request(owner: object, target: FocusTarget, seconds: number): FocusAnswer {
     if (!this.o.available()) return { refused: 'trace on demand is unavailable: the hops probe is down or this kernel lacks tracepoint syscalls:sys_enter_kill' };
-    const addresses = target.ips ?? [target.ip];
+    const addresses = focusedAddresses(target);
     const bad = addresses.find((ip) => parseIpv4(ip) === undefined && parseIpv6(ip) === undefined);
     if (bad !== undefined) return { refused: `"${bad}" is not an IPv4 or IPv6 address` };
     if (addresses.filter((ip) => parseIpv4(ip) !== undefined).length > 1 || addresses.filter((ip) => parseIpv6(ip) !== undefined).length > 1) {
@@ -95,7 +100,7 @@ export class TraceFocus {
     const port = t.port === undefined ? 0 : ((t.port & 0xff) << 8) | (t.port >>> 8);
     // the previous widening's addresses go first (a renewal may drop one family); the port before any arming
     const commands: FocusCommand[] = [{ cmd: 3, data: 0 }, { cmd: 2, data: port }];
-    for (const ip of t.ips ?? [t.ip]) {
+    for (const ip of focusedAddresses(t)) {
       const groups = parseIpv6(ip);
       if (groups === undefined) {
         const raw = rawAddress(ip);
@@ -128,6 +133,6 @@ export function rawPieces6(groups: readonly number[]): number[] {
 }
 
 function describe(t: FocusTarget): string {
-  const where = (t.ips ?? [t.ip]).join(' and ');
+  const where = focusedAddresses(t).join(' and ');
   return t.port === undefined ? where : `${where} port ${t.port}`;
 }

@@ -32,6 +32,11 @@ export interface InventoryPod {
   readonly ips?: readonly string[];
 }
 
+/** A pod's addresses: `ip` first, then its other `ips`, each once. */
+export function podAddresses(pod: InventoryPod): string[] {
+  return [pod.ip, ...(pod.ips ?? []).filter((ip) => ip !== pod.ip)];
+}
+
 export interface InventoryServicePort {
   readonly port: number;
   readonly targetPort: number;
@@ -85,7 +90,7 @@ export class Inventory {
     }
     for (const pod of data.pods) {
       this.podsByIp.set(pod.ip, pod);
-      for (const ip of pod.ips ?? []) if (ip !== pod.ip) this.podsByIp.set(keyOf(ip), pod);
+      for (const ip of podAddresses(pod).slice(1)) this.podsByIp.set(keyOf(ip), pod);
     }
     for (const service of data.services ?? []) this.servicesByIp.set(service.clusterIP, service);
   }

@@ -142,9 +142,10 @@ export class StreamHub {
     if (!this.o.focus) return { refused: 'trace on demand is not enabled on this agent' };
     let target: FocusTarget;
     if (req.pod !== undefined) {
-      const [ip, ...more] = this.o.podIps(req.pod);
+      const ips = this.o.podIps(req.pod);
+      const ip = ips[0];
       if (!ip) return { refused: `pod ${req.pod} is not known to this agent` };
-      target = more.length > 0 ? { ip, ips: [ip, ...more] } : { ip };
+      target = ips.length > 1 ? { ip, ips } : { ip };
     } else {
       target = { ip: req.ip as string, ...(req.port !== undefined ? { port: req.port } : {}) };
     }

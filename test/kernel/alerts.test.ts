@@ -15,7 +15,7 @@ import { rulesFileYaml, THRESHOLDS, type Thresholds } from '../../grafana/alerts
 import { CLUSTER_NETWORK_UID } from '../../grafana/dashboards/cluster-network.js';
 import { DASHBOARDS } from '../../grafana/dashboards/index.js';
 import { dashboardQueries, DEFAULT_TEST_VARIABLES, substituteVariables } from '../../grafana/dashboards/lint.js';
-import { freePort, nsExec, startAgentProcess, startLab, TCP_ECHO, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { freePort, nsExec, startAgentProcess, startLab, TCP_ECHO, waitFor, waitForPeerLinks, type AgentProcess, type TestLab } from './support/lab-agents.js';
 import { promtoolCheckRules, startPrometheus, type PromAlert, type PromServer } from './support/prometheus.js';
 
 const DELAY_MS = 10;
@@ -48,10 +48,7 @@ async function startCluster(prefix: string, delayMs: number, services = false): 
       startAgentProcess('node-1', `${prefix}n1`, lab.inventoryPath, ['--listen', `127.0.0.1:${p1}`, '--peer', `node-2=http://127.0.0.1:${p2}`]),
       startAgentProcess('node-2', `${prefix}n2`, lab.inventoryPath, ['--listen', `127.0.0.1:${p2}`, '--peer', `node-1=http://127.0.0.1:${p1}`]),
     ]);
-    await waitFor(async () => {
-      const peers = await Promise.all(c.agents.map(async (a) => ((await (await fetch(`${a.url}/api/v1/peers`)).json()) as { peers: { connected: boolean }[] }).peers));
-      return peers.every((p) => p[0]?.connected === true);
-    }, 15_000, 'both peer links');
+    await waitForPeerLinks(c.agents, 'both peer links');
     c.prom = await startPrometheus({ targets: c.agents.map((a) => new URL(a.url).host), ruleFiles: [RULES], scrapeIntervalSeconds: 1, evaluationIntervalSeconds: 1, jobName: 'hopscope' });
     await c.prom.waitForTargetsUp(2, 20_000);
     return c;

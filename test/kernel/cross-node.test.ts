@@ -8,7 +8,7 @@ import type { ResultPromise } from 'execa';
 import { execa } from 'execa';
 import type { Trace } from '../../src/trace/trace.js';
 import { metric, scrape } from './support/metrics-text.js';
-import { freePort, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { freePort, nsExec, startAgentProcess, startLab, TCP_ECHO, traces, waitFor, waitForPeerLinks, type AgentProcess, type TestLab } from './support/lab-agents.js';
 
 const PREFIX = 'hx';
 const DELAY_MS = 10;
@@ -26,10 +26,7 @@ beforeAll(async () => {
     // node-2's clock is off by 300 ms: the estimate must not move
     startAgentProcess('node-2', `${PREFIX}n2`, lab.inventoryPath, ['--listen', `127.0.0.1:${p2}`, '--peer', `node-1=http://127.0.0.1:${p1}`, '--test-clock-offset-ms', String(SKEW_MS)]),
   ]);
-  await waitFor(async () => {
-    const peers = await Promise.all([a1, a2].map(async (a) => ((await (await fetch(`${a.url}/api/v1/peers`)).json()) as { peers: { connected: boolean }[] }).peers));
-    return peers.every((p) => p[0]?.connected === true);
-  }, 15_000, 'both peer links');
+  await waitForPeerLinks([a1, a2], 'both peer links');
   server = execa('ip', ['netns', 'exec', `${PREFIX}n2p2`, process.execPath, TCP_ECHO, 'server', '8080'], { reject: false, buffer: false });
 });
 

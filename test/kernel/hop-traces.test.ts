@@ -101,6 +101,7 @@ describe('hop traces in a 2x2 lab', () => {
     // the SYN's trace can close after a later segment's (a retried connect): wait for it rather than read once
     await waitForTraces(agent1.url, (t) => overLo(t) && t.packet.tcp_flags === 'SYN', 'the SYN over lo');
     const found = (await traces(agent1.url)).filter(overLo);
+    expect(found.some((t) => t.packet.tcp_flags === 'SYN')).toBe(true);
     for (const t of found) {
       expect(t.hops.map((h) => `${h.kind}:${h.direction}:${h.interface}`)).toEqual(['pod:egress:lo', 'pod:ingress:lo']);
       expect(t).toMatchObject({ path: 'same-pod', outcome: 'delivered' });

@@ -10,7 +10,7 @@ import type { ResultPromise } from 'execa';
 import { execa } from 'execa';
 import { flowSampled } from '../../src/probes/sample-hash.js';
 import type { Trace } from '../../src/trace/trace.js';
-import { freePort, hopSequence, nsExec, traces, startAgentProcess, startLab, TCP_ECHO, waitFor, waitForTraces, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { freePort, hopSequence, nsExec, traces, startAgentProcess, startLab, TCP_ECHO, waitFor, waitForTraces, waitForPeerLinks, type AgentProcess, type TestLab } from './support/lab-agents.js';
 
 const PREFIX = 'hsxk';
 let lab: TestLab | undefined;
@@ -36,7 +36,7 @@ beforeAll(async () => {
     startAgentProcess('node-1', `${PREFIX}n1`, lab.inventoryPath, ['--listen', `127.0.0.1:${p1}`, '--sample', '1', '--peer', `node-2=http://127.0.0.1:${p2}`]),
     startAgentProcess('node-2', `${PREFIX}n2`, lab.inventoryPath, ['--listen', `127.0.0.1:${p2}`, '--sample', '1']),
   ]);
-  await waitFor(async () => ((await (await fetch(`${a1.url}/api/v1/peers`)).json()) as { peers: { connected: boolean }[] }).peers[0]?.connected === true, 15_000, 'node-1 linked to node-2');
+  await waitForPeerLinks([a1], 'node-1 linked to node-2');
   server = execa('ip', ['netns', 'exec', `${PREFIX}n2p2`, process.execPath, TCP_ECHO, 'server', '8080'], { reject: false, buffer: false });
 }, 90_000);
 

@@ -14,7 +14,7 @@ import { startFakeKubeApi } from '../fixtures/fake-kube-api.js';
 import type { ResultPromise } from 'execa';
 import { execa } from 'execa';
 import type { Trace } from '../../src/trace/trace.js';
-import { freePort, nsExec, spawnAgent, startAgentProcess, startLab, TCP_ECHO, traces, UDP_ECHO, waitFor, type AgentProcess, type TestLab } from './support/lab-agents.js';
+import { freePort, nsExec, spawnAgent, startAgentProcess, startLab, TCP_ECHO, traces, UDP_ECHO, waitFor, waitForPeerLinks, type AgentProcess, type TestLab } from './support/lab-agents.js';
 import { flowSampled } from '../../src/probes/sample-hash.js';
 import { metric } from './support/metrics-text.js';
 
@@ -31,10 +31,7 @@ beforeAll(async () => {
     startAgentProcess('node-1', `${PREFIX}n1`, lab.inventoryPath, ['--listen', `127.0.0.1:${p1}`, '--peer', `node-2=http://127.0.0.1:${p2}`]),
     startAgentProcess('node-2', `${PREFIX}n2`, lab.inventoryPath, ['--listen', `127.0.0.1:${p2}`, '--peer', `node-1=http://127.0.0.1:${p1}`]),
   ]);
-  await waitFor(async () => {
-    const peers = await Promise.all([a1!, a2!].map(async (a) => ((await (await fetch(`${a.url}/api/v1/peers`)).json()) as { peers: { connected: boolean }[] }).peers));
-    return peers.every((p) => p[0]?.connected === true);
-  }, 15_000, 'both peer links');
+  await waitForPeerLinks([a1!, a2!], 'both peer links');
   for (const pod of lab.plan.nodes.flatMap((n) => n.pods)) {
     servers.push(execa('ip', ['netns', 'exec', pod.netns, process.execPath, TCP_ECHO, 'server', '8080'], { reject: false, buffer: false }));
   }
@@ -156,10 +153,7 @@ describe('a UDP datagram through a Service (53/UDP, as kube-dns serves it)', () 
     const server = execa('ip', ['netns', 'exec', `${PREFIX}n2p1`, process.execPath, UDP_ECHO, 'server', '5353'], { reject: false, buffer: false });
     servers.push(server);
     try {
-      await waitFor(async () => {
-        const peers = await Promise.all([u1, u2].map(async (a) => ((await (await fetch(`${a.url}/api/v1/peers`)).json()) as { peers: { connected: boolean }[] }).peers));
-        return peers.every((p) => p[0]?.connected === true);
-      }, 15_000, 'both peer links');
+      await waitForPeerLinks([u1, u2], 'both peer links');
       const port = 43_053;
       await waitFor(async () => (await nsExec(`${PREFIX}n1p1`, process.execPath, [UDP_ECHO, 'client', '10.96.2.11', '53', String(port)])).exitCode === 0, 10_000, 'a UDP echo through 10.96.2.11:53');
       const service = { namespace: 'default', name: 'echo-2-1', ip: '10.96.2.11', port: 53 };

@@ -91,6 +91,14 @@ export async function nsExec(netns: string, command: string, args: string[], tim
   return execa('ip', ['netns', 'exec', netns, command, ...args], { reject: false, timeout: timeoutMs });
 }
 
+/** Waits until every agent's first peer link is connected (agents started with --peer). */
+export async function waitForPeerLinks(agents: readonly { readonly url: string }[], what = 'the peer links'): Promise<void> {
+  await waitFor(async () => {
+    const peers = await Promise.all(agents.map(async (a) => ((await (await fetch(`${a.url}/api/v1/peers`)).json()) as { peers: { connected: boolean }[] }).peers));
+    return peers.every((p) => p[0]?.connected === true);
+  }, 15_000, what);
+}
+
 export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
