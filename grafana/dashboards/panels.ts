@@ -218,7 +218,6 @@ export function stat(spec: PanelSpec & { readonly mappings?: ValueMapping[]; rea
   return b;
 }
 
-/** 1 / 0 shown as up / down in green / red. */
 /** hopscope_probe_native: what runs a probe group. */
 export const NATIVE_SCRIPT: ValueMapping[] = [
   {
@@ -227,6 +226,7 @@ export const NATIVE_SCRIPT: ValueMapping[] = [
   },
 ];
 
+/** 1 / 0 shown as up / down in green / red. */
 export const UP_DOWN: ValueMapping[] = [
   {
     type: MappingType.ValueToText,
