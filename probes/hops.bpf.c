@@ -215,6 +215,14 @@ static __always_inline void hop6(struct sk_buff *skb, struct net_device *dev, un
   emit((const __u64 *)&r, sizeof(r));
 }
 
+/* A hop of an IPv4 or IPv6 packet (others are not traced); `ip`: where its IP header is at this tracepoint. */
+static __always_inline void hop(struct sk_buff *skb, struct net_device *dev, unsigned char *ip, __u8 dir)
+{
+  __u16 eth = skb->protocol;
+  if (eth == ETH_IPV4_LE) hop4(skb, dev, ip, dir);
+  else if (eth == ETH_IPV6_LE) hop6(skb, dev, ip, dir);
+}
+
 /* Program names are the tracepoints' (cut to 15 characters by the kernel), as bpftrace names its programs:
  * hopscope_bpf_* metrics and the bench find them by that name. */
 SEC("tp_btf/netif_receive_skb")
@@ -229,10 +237,8 @@ int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
     if (in) enter_bridge(in, skb, 1);
   }
   if (pf & IFF_EBRIDGE_FLAG) count_dev(&to_host, dev);
-  __u16 eth = skb->protocol;
   /* at ingress the IP header is at skb->data (before the kernel resets network_header) */
-  if (eth == ETH_IPV4_LE) hop4(skb, dev, skb->data, 'I');
-  else if (eth == ETH_IPV6_LE) hop6(skb, dev, skb->data, 'I');
+  hop(skb, dev, skb->data, 'I');
   return 0;
 }
 
@@ -260,11 +266,8 @@ int BPF_PROG(net_dev_queue, struct sk_buff *skb)
       }
     }
   }
-  __u16 eth = skb->protocol;
   /* at egress the IP header is at head + network_header */
-  unsigned char *ip = skb->head + skb->network_header;
-  if (eth == ETH_IPV4_LE) hop4(skb, dev, ip, 'E');
-  else if (eth == ETH_IPV6_LE) hop6(skb, dev, ip, 'E');
+  hop(skb, dev, skb->head + skb->network_header, 'E');
   return 0;
 }
 
