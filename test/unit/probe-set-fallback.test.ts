@@ -66,7 +66,10 @@ describe('a native loader that fails', () => {
     await until(() => (hops(set)?.restarts ?? 0) >= NATIVE_TRIES, 5000, 'the loader retried');
     expect(hops(set)).toMatchObject({ native: true, up: false });
     expect(log).toEqual([]);
-    expect(set.readiness().reasons.join('\n')).toContain('hopscope-hops exited (code 1)');
+    // between retries the reason is "exited (code 1): ..."; while a retry starts it is the stderr so far: both
+    // carry the loader's own message
+    expect(set.readiness().reasons.join('\n')).toContain('probe group hops is');
+    expect(set.readiness().reasons.join('\n')).toContain('hopscope-hops: cannot attach the programs: No such file or directory');
   });
 
   it('--probes auto, a loader that has attached once and then keeps dying: restarted, not replaced', async () => {
