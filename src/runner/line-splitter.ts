@@ -25,6 +25,12 @@ export class LineSplitter {
     while (start < chunk.length) {
       const nl = chunk.indexOf(10, start);
       const end = nl === -1 ? chunk.length : nl;
+      // nearly every line lies whole inside one chunk: decoded straight from it, no Buffer view or decoder
+      if (nl !== -1 && this.partBytes === 0 && !this.skipping && end - start <= this.maxLineBytes) {
+        this.onLine(chunk.toString('utf8', start, end));
+        start = nl + 1;
+        continue;
+      }
       if (!this.skipping) this.append(chunk.subarray(start, end));
       if (nl === -1) return;
       if (this.skipping) this.skipping = false;
