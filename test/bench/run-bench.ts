@@ -4,19 +4,21 @@
  *   a. packet-path cost: cross-node iperf3 TCP throughput and 64-byte UDP packet rate without agents, with both
  *      agents in their default configuration, and with the same tracepoints attached to empty programs (the
  *      floor), and with node-1's agent alone (one agent per kernel, as on a real cluster, where each node is a
- *      kernel of its own), alternating (none, agents, agent, floor) for --pairs rounds; median ratio with min
- *      and max;
+ *      kernel of its own), and with that agent on the bpftrace scripts, alternating for --pairs rounds, the
+ *      arms' order rotated by one each round (no arm always runs first, or always last); median ratio
+ *      with min and max;
  *   b. the userspace pipeline on one core vs the raw line rate of the same bytes (pipeline-arm.ts);
  *   c. memory per tracked flow and /metrics scrape time at 100k flows (memory-arm.ts);
  *   d. packet-to-stream delay p50/p99 through a real agent's WebSocket stream;
  *   e. BPF run time per program run and per packet, from the kernel's own accounting (program-cost.ts);
  * prints a table and writes it into docs/performance.md (between the bench markers; the rest of the file is
- * kept). Options: --pairs N (5), --seconds S (5), --arms abcde, --no-write. Removes its lab and stops every
+ * kept) and, whole, into docs/bench-runs/<date>.md (earlier runs stay quotable). Options: --pairs N (7),
+ * --seconds S (5), --arms abcde, --no-write. Removes its lab and stops every
  * process it started, also on error and on Ctrl-C.
  */
 import { execa, type ResultPromise } from 'execa';
 import { cpus, loadavg } from 'node:os';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import type { LabPlan } from '../../src/lab/lab-plan.js';
@@ -38,7 +40,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { pairs: 5, seconds: 5, arms: 'abcde', write: true };
+  const o: Options = { pairs: 7, seconds: 5, arms: 'abcde', write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -103,6 +105,14 @@ function ratios(rounds: Run[][], arm: Run['arm'], key: 'tcpBps' | 'udpPps'): Rat
   return { median: median(r), min: Math.min(...r), max: Math.max(...r) };
 }
 
+const PACKET_ARMS = ['none', 'agents', 'agent', 'bpftrace', 'floor'] as const;
+
+/** `xs` started at its `by`-th element (wrapping): round i runs the arms in this order. */
+function rotated<T>(xs: readonly T[], by: number): T[] {
+  const k = by % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
 async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
   const server = startIperfServer(plan);
   try {
@@ -113,7 +123,7 @@ async function packetArm(plan: LabPlan, o: Options): Promise<PacketResult> {
     const rounds: Run[][] = [];
     for (let i = 0; i < o.pairs; i++) {
       const round: Run[] = [];
-      for (const arm of ['none', 'agents', 'agent', 'bpftrace', 'floor'] as const) {
+      for (const arm of rotated(PACKET_ARMS, i)) {
         let agents: Agent[] = [];
         let floors: Awaited<ReturnType<typeof startFloor>>[] = [];
         if (arm === 'agents') {
@@ -383,6 +393,15 @@ function report(r: Results): string {
   return parts.join('\n');
 }
 
+/** Every run's whole report, by its start time: docs/bench-runs/2026-11-26T12-56.md. */
+function writeRunRecord(r: Results, text: string): string {
+  const dir = `${ROOT}docs/bench-runs`;
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/${r.date.slice(0, 16).replace(':', '-')}.md`;
+  writeFileSync(file, `# Bench run ${r.date}\n\nWritten by \`npm run bench\` (options: ${JSON.stringify(r.options)}); see docs/performance.md for what each arm measures.\n\n${text}\n`);
+  return file;
+}
+
 function writeDoc(text: string): void {
   const begin = '<!-- bench:begin (written by npm run bench) -->';
   const end = '<!-- bench:end -->';
@@ -442,7 +461,7 @@ async function main(): Promise<void> {
   writeFileSync(`${ROOT}dist/bench-results.json`, JSON.stringify(r, null, 2) + '\n');
   if (o.write) {
     writeDoc(text);
-    log(`wrote ${DOC} (raw results: dist/bench-results.json)`);
+    log(`wrote ${DOC} and ${writeRunRecord(r, text)} (raw results: dist/bench-results.json)`);
   }
 }
 
