@@ -95,9 +95,25 @@ static void explain_failure(const char *name, const char *what, int err)
                     "(Linux 5.8+); `hopscope agent --probes bpftrace` runs the bpftrace scripts instead\n", name);
 }
 
-/* The ring buffer's size: at least `min_bytes`, 1 MiB per possible CPU up to 64 MiB, a power of two. */
-static __u32 ring_bytes(__u32 min_bytes, int ncpu)
+/* HOPSCOPE_RING_BYTES: the ring buffer's size set by hand (a power of two from 4 KiB to 1 GiB), for a node
+ * that must bound the loader's locked memory, or that loses events at the default size. */
+#define RING_BYTES_ENV "HOPSCOPE_RING_BYTES"
+
+/* The ring buffer's size: HOPSCOPE_RING_BYTES when set, else at least `min_bytes`, 1 MiB per possible CPU up to
+ * 64 MiB, a power of two; 0 (and a message) when the variable is not a size the kernel takes. */
+static __u32 ring_bytes(const char *name, __u32 min_bytes, int ncpu)
 {
+  const char *set = getenv(RING_BYTES_ENV);
+  if (set && *set) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(set, &end, 10);
+    if (errno || *end || v < 4096 || v > (1ull << 30) || (v & (v - 1))) {
+      fprintf(stderr, "%s: %s=%s is not a ring size: give a power of two from 4096 to 1073741824 (bytes)\n", name, RING_BYTES_ENV, set);
+      return 0;
+    }
+    return (__u32)v;
+  }
   __u64 want = (__u64)ncpu << 20;
   if (want > (64u << 20)) want = 64u << 20;
   __u32 size = min_bytes;
@@ -177,7 +193,9 @@ static int run_probe(const struct probe_spec *p, enum loader_mode mode)
     fprintf(stderr, "%s: cannot count the possible CPUs: %s\n", p->name, strerror(-ncpu));
     return 1;
   }
-  bpf_map__set_max_entries(p->events, ring_bytes(p->min_ring_bytes, ncpu));
+  __u32 ring = ring_bytes(p->name, p->min_ring_bytes, ncpu);
+  if (ring == 0) return 2;
+  bpf_map__set_max_entries(p->events, ring);
   int err = bpf_object__load_skeleton(p->skeleton);
   if (err) {
     explain_failure(p->name, "load", -err);

@@ -5,7 +5,8 @@
  * same interfaces, skbs, addresses, ports, flags, sequence numbers, lengths and CPUs, for IPv4, IPv6 and
  * VXLAN-encapsulated hops; for drops the same skbs, reasons, addresses and failed route lookups (no route,
  * prohibit, IPv6 prohibit). Then an agent told `--probes bpftrace` still traces, and `--probes native` runs
- * the loaders.
+ * the loaders; and a ring buffer too small for a ping flood loses events that the loader counts and the agent
+ * exports (hopscope_events_lost_total), and a ring size the kernel would not take is refused with what to give.
  */
 import { execa, type ResultPromise } from 'execa';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { decodeLine } from '../../src/decode/decode-line.js';
 import { NATIVE_PROBES, nativeDir } from '../../src/probes/native-probes.js';
 import { PROBES_DIR } from '../../src/probes/probe-catalog.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
-import { childPids, hopSequence, ip, nsExec, startAgentProcess, startLab, waitForTraces, type TestLab } from './support/lab-agents.js';
+import { childPids, hopSequence, ip, nsExec, spawnAgent, startAgentProcess, startLab, waitFor, waitForTraces, type TestLab } from './support/lab-agents.js';
 
 const HOPS = `${nativeDir()}${NATIVE_PROBES['hops']?.binary}`;
 const DROPS = `${nativeDir()}${NATIVE_PROBES['drops']?.binary}`;
@@ -203,4 +204,43 @@ describe('choosing the probes', () => {
       }
     }
   }, 120_000);
+});
+
+describe('a ring buffer too small for the traffic', () => {
+  it('a 4 KiB ring under a ping flood: the loader counts what the kernel could not write, the agent exports it and keeps tracing', async () => {
+    const lab = await startLab('hnl', 2, 1);
+    labs.push(lab);
+    const [p11, p21] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
+    if (!p11 || !p21) throw new Error('the lab has no pods');
+    await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
+    const agent = await spawnAgent(['--node', 'node-1', '--netns', 'hnln1', '--inventory', lab.inventoryPath, '--listen', '127.0.0.1:0', '--probes', 'native'], { HOPSCOPE_RING_BYTES: '4096' }, 'agent node-1');
+    try {
+      await waitFor(async () => (await fetch(`${agent.url}/readyz`)).ok, 30_000, 'the agent ready');
+      const lost = async () => {
+        const text = await (await fetch(`${agent.url}/metrics`)).text();
+        return Number(/^hopscope_events_lost_total\{[^}]*probe="hops"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+      };
+      expect(await lost()).toBe(0);
+      // every ICMP packet is selected: some 16 hop records per echo and reply, a 4 KiB ring holds about 40
+      await nsExec(p11.netns, 'ping', ['-f', '-c', '5000', '-W', '1', p21.ip], 60_000);
+      // the loader reports its losses once a second
+      const n = await waitFor(async () => ((await lost()) > 0 ? lost() : undefined), 5000, 'hopscope_events_lost_total{probe="hops"} above 0');
+      expect(n).toBeGreaterThan(0);
+      // what did fit still became traces, and the agent still traces after the flood
+      await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
+      await waitForTraces(agent.url, (t) => t.protocol === 'ICMP' && t.src.ip === p11.ip, 'an echo traced after the flood');
+    } finally {
+      await agent.stop();
+    }
+  }, 120_000);
+
+  it('a ring size the kernel would not take: the loader refuses it and says what to give', async () => {
+    for (const bad of ['5000', '1024', 'lots']) {
+      const r = await execa(HOPS, ['--check', ...(NATIVE_PROBES['hops']?.placeholderArgs ?? [])], { reject: false, env: { HOPSCOPE_RING_BYTES: bad } });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toBe(`hopscope-hops: HOPSCOPE_RING_BYTES=${bad} is not a ring size: give a power of two from 4096 to 1073741824 (bytes)`);
+    }
+    const ok = await execa(HOPS, ['--check', ...(NATIVE_PROBES['hops']?.placeholderArgs ?? [])], { reject: false, env: { HOPSCOPE_RING_BYTES: '65536' } });
+    expect(ok.stdout.trim()).toBe('ok');
+  });
 });
