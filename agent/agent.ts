@@ -125,7 +125,7 @@ export async function startAgent(config: AgentConfig, log: Log = (m) => console.
     PROBE_GROUPS.map((g) => g.name),
   );
   registerBpfCostMetrics(metrics.registry, new BpfCostTally(() => probes?.programHosts() ?? []));
-  const services = new ServiceMetrics(metrics.registry, config.node);
+  const services = new ServiceMetrics(metrics.registry, config.node, inventory);
   const assembler = new TraceAssembler({
     node: config.node,
     scope,

@@ -55,13 +55,15 @@ export class SeriesHistogram<L extends string> {
     readonly labelNames: readonly L[],
     readonly buckets: readonly number[],
     registry: Registry,
+    /** Runs before each export (as prom-client's `collect`): the owner may drop series there. */
+    private readonly collect?: () => void,
   ) {
     registry.registerMetric(this as unknown as Metric<string>);
   }
 
   /** The series of a label set (created at zero, and exported from then on). Keep it: lookups hash. */
   series(labels: Readonly<Record<L, string>>): HistogramSeries {
-    const key = this.labelNames.map((n) => `${n}:${labels[n]}`).join(',');
+    const key = this.keyOf(labels);
     let s = this.bySeries.get(key);
     if (s === undefined) {
       const own: Record<string, string> = {};
@@ -70,6 +72,15 @@ export class SeriesHistogram<L extends string> {
       this.bySeries.set(key, s);
     }
     return s;
+  }
+
+  /** Stops exporting a label set's series (its object, if a caller kept it, counts on unseen). */
+  remove(labels: Readonly<Record<L, string>>): void {
+    this.bySeries.delete(this.keyOf(labels));
+  }
+
+  private keyOf(labels: Readonly<Record<L, string>>): string {
+    return this.labelNames.map((n) => `${n}:${labels[n]}`).join(',');
   }
 
   reset(): void {
@@ -82,6 +93,7 @@ export class SeriesHistogram<L extends string> {
 
   /** The values in prom-client's order: per series the cumulative buckets, +Inf, _sum, _count. */
   async getForPromString(): Promise<{ name: string; help: string; type: 'histogram'; values: ValuePair[]; aggregator: 'sum' }> {
+    this.collect?.();
     const values: ValuePair[] = [];
     const bucket = `${this.name}_bucket`;
     for (const s of this.bySeries.values()) {

@@ -2,8 +2,9 @@
  * @module Per-Service series: the traced packets addressed to (or answering for) each Kubernetes Service, by
  * outcome, and their latency, so a dashboard or an alert can follow one Service through the node's NAT
  * (`hopscope_service_packets_total`, `hopscope_service_latency_seconds`). The `service` label is
- * NAMESPACE/NAME, one series set per Service this agent has traced since it started (a deleted Service's
- * series stay until the agent restarts); no IP or port labels.
+ * NAMESPACE/NAME, one series set per Service this agent has traced while the Service exists: once the
+ * inventory no longer lists it, its series go at the next scrape (as kube-state-metrics drops a deleted object's);
+ * no IP or port labels.
  *
  * Each agent counts the traces it reports. A request leaving the client's node is counted there as
  * `forwarded` and, with peer links, again at the backend's node, stitched, with its final outcome: for
@@ -12,6 +13,7 @@
  * node), so cross-node Service traffic then shows only as `forwarded`.
  */
 import { Counter, type Registry } from 'prom-client';
+import type { Inventory } from '../inventory/inventory.js';
 import type { Outcome, Trace } from '../trace/trace.js';
 import { LATENCY_BUCKETS } from './metrics.js';
 import { SeriesHistogram, type HistogramSeries } from './series-histogram.js';
@@ -24,23 +26,42 @@ interface ServiceSeries {
 export class ServiceMetrics {
   private readonly byService = new Map<string, ServiceSeries>();
   private readonly latency: SeriesHistogram<'node' | 'service'>;
+  /** The inventory the series were last checked against (a new inventory is a new object). */
+  private checkedAgainst: Inventory | undefined = undefined;
 
   constructor(
     registry: Registry,
     private readonly node: string,
+    /** The Services that exist; omitted: series are never dropped. */
+    private readonly inventory?: () => Inventory,
   ) {
     const byService = this.byService;
+    const dropDeleted = () => this.dropDeleted();
     new Counter({
       name: 'hopscope_service_packets_total',
       help: 'Traced packets addressed to a Service (or answering for it), by outcome; forwarded: counted again, stitched, by the backend node\'s agent.',
       labelNames: ['node', 'service', 'outcome'],
       registers: [registry],
       collect() {
+        dropDeleted();
         this.reset();
         for (const [service, s] of byService) for (const [outcome, n] of s.counts) this.inc({ node, service, outcome }, n);
       },
     });
-    this.latency = new SeriesHistogram('hopscope_service_latency_seconds', 'Time from the first hop to the last of a traced packet addressed to a Service (or answering for it); both nodes for a stitched trace.', ['node', 'service'], LATENCY_BUCKETS, registry);
+    this.latency = new SeriesHistogram('hopscope_service_latency_seconds', 'Time from the first hop to the last of a traced packet addressed to a Service (or answering for it); both nodes for a stitched trace.', ['node', 'service'], LATENCY_BUCKETS, registry, dropDeleted);
+  }
+
+  /** Drops the series of Services the inventory no longer lists (once per inventory object). */
+  private dropDeleted(): void {
+    const inventory = this.inventory?.();
+    if (inventory === undefined || inventory === this.checkedAgainst) return;
+    this.checkedAgainst = inventory;
+    const live = new Set((inventory.data.services ?? []).map((s) => `${s.namespace}/${s.name}`));
+    for (const service of this.byService.keys()) {
+      if (live.has(service)) continue;
+      this.byService.delete(service);
+      this.latency.remove({ node: this.node, service });
+    }
   }
 
   /** A completed trace: counted only when it names a Service. */
