@@ -12,6 +12,7 @@ interface DoctorJson {
   checks: { name: string; ok: boolean; detail: string; fix?: string }[];
   cni?: { kind: string; evidence: string[]; canTrace: string[]; cannotTrace: string[] };
   costAccounting: { enabled?: boolean; detail: string };
+  nativeProbes: { group: string; kind: 'native' | 'bpftrace'; why: string }[];
 }
 
 let lab: TestLab | undefined;
@@ -26,6 +27,21 @@ const doctor = async (netns: string): Promise<{ exitCode: number | undefined; js
   const r = await execa(process.execPath, [CLI, 'doctor', '--json', '--netns', netns], { reject: false });
   return { exitCode: r.exitCode, json: JSON.parse(r.stdout) as DoctorJson };
 };
+
+describe('doctor: which program runs each probe group', () => {
+  it('on this kernel, with the loaders built, hops and drops run native; the text output says so per group', async () => {
+    const { json } = await doctor('hdcn1');
+    expect(json.nativeProbes.map((p) => [p.group, p.kind])).toEqual([
+      ['hops', 'native'],
+      ['drops', 'native'],
+    ]);
+    const text = await execa(process.execPath, [CLI, 'doctor', '--netns', 'hdcn1'], { reject: false });
+    const lines = text.stdout.split('\n').filter((l) => l.startsWith('probe group '));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^probe group hops runs: native \(.+\)$/);
+    expect(lines[1]).toMatch(/^probe group drops runs: native \(.+\)$/);
+  });
+});
 
 describe('doctor: the node network layout', () => {
   it('a lab node is a cni0 bridge with veth ports and a host route to the other node', async () => {

@@ -129,12 +129,25 @@ describe('a pod on node-1 reaching the Service web (backends on node-2)', () => 
 
 describe('per-Service metrics', () => {
   it('both agents count the SYNs to web: forwarded at the client\'s node, delivered (stitched) at the backend\'s, with latency', async () => {
-    const syns = (await traces(a2!.url)).filter((t) => t.src.port === 41001 && t.packet.tcp_flags === 'SYN' && t.hops.length === 8);
-    expect(syns.length).toBeGreaterThanOrEqual(1);
     const labels = (node: string, outcome: string) => ({ node, service: 'default/web', outcome });
-    await waitFor(async () => (await metric(a1!.url, 'hopscope_service_packets_total', labels('node-1', 'forwarded'))) >= syns.length, 5000, 'node-1 counting the forwarded SYNs');
-    expect(await metric(a2!.url, 'hopscope_service_packets_total', labels('node-2', 'delivered'))).toBeGreaterThanOrEqual(syns.length);
-    expect(await metric(a2!.url, 'hopscope_service_latency_seconds_count', { node: 'node-2', service: 'default/web' })).toBeGreaterThanOrEqual(syns.length);
+    const counts = async () => ({
+      forwarded: await metric(a1!.url, 'hopscope_service_packets_total', labels('node-1', 'forwarded')),
+      delivered: await metric(a2!.url, 'hopscope_service_packets_total', labels('node-2', 'delivered')),
+      timed: await metric(a2!.url, 'hopscope_service_latency_seconds_count', { node: 'node-2', service: 'default/web' }),
+    });
+    const before = await counts();
+    // a connection of its own (its own client port): the counters must grow by its SYNs
+    const CLIENT_PORT = 41007;
+    await connect(`${PREFIX}n1p1`, '10.96.0.10', CLIENT_PORT);
+    const isStitchedSyn = (t: Trace) => t.src.port === CLIENT_PORT && t.packet.tcp_flags === 'SYN' && t.hops.length === 8;
+    const syns = await waitFor(async () => {
+      const found = (await traces(a2!.url)).filter(isStitchedSyn);
+      return found.length > 0 ? found : undefined;
+    }, 10_000, 'the stitched SYN on node-2');
+    await waitFor(async () => (await counts()).forwarded - before.forwarded >= syns.length, 5000, 'node-1 counting the forwarded SYNs');
+    const after = await counts();
+    expect(after.delivered - before.delivered).toBeGreaterThanOrEqual(syns.length);
+    expect(after.timed - before.timed).toBeGreaterThanOrEqual(syns.length);
     expect(await metric(a2!.url, 'hopscope_service_packets_total', { node: 'node-2', service: 'default/echo-2-1', outcome: 'delivered' })).toBe(0);
   });
 });
