@@ -2,13 +2,12 @@
  * @module The agent's HTTP API: /metrics, /healthz, /readyz, /api/v1/traces and /api/v1/flows.
  */
 import express, { type Request, type Response } from 'express';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { matchesTrace, parseTraceFilter, type TraceFilter } from '../filter/trace-filter.js';
 import type { FlowSummary, FlowTable } from '../model/flow-table.js';
 import type { TraceStore } from '../model/trace-store.js';
+import { packagePath } from '../package-root.js';
 import { requireToken } from './auth.js';
 import type { AgentMetrics } from './metrics.js';
 
@@ -74,10 +73,8 @@ export function createApp(s: HttpSources): express.Express {
   return app;
 }
 
-/** src/web/ at the package root, from src/export (tests) or dist/src/export (built). */
-export const WEB_DIR =
-  ['../../src/web/', '../../../src/web/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((dir) => existsSync(`${dir}index.html`)) ??
-  fileURLToPath(new URL('../../src/web/', import.meta.url));
+/** src/web/ at the package root (served from the sources, built or not). */
+export const WEB_DIR = packagePath('src/web/');
 
 function filterFrom(req: Request, res: Response): TraceFilter | undefined {
   const parsed = parseTraceFilter(req.query as Record<string, unknown>);

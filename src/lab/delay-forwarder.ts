@@ -7,15 +7,13 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import { LabError } from './lab-error.js';
 import { forwarderCommand, LAB_STATE_DIR, type LabPlan } from './lab-plan.js';
 const SCRIPT_NAME = 'delay-forwarder.py';
 
-/** The forwarder script, which lives only in src/lab: found from src/lab (tests) and dist/src/lab (built). */
-export const DELAY_FORWARDER_SCRIPT =
-  ['./', '../../../src/lab/'].map((rel) => fileURLToPath(new URL(rel + SCRIPT_NAME, import.meta.url))).find((file) => existsSync(file)) ??
-  fileURLToPath(new URL(`../../../src/lab/${SCRIPT_NAME}`, import.meta.url));
+/** The forwarder script, which lives only in src/lab (the build does not copy it). */
+export const DELAY_FORWARDER_SCRIPT = packagePath(`src/lab/${SCRIPT_NAME}`);
 
 export const forwarderPidPath = (prefix: string): string => `${LAB_STATE_DIR}/lab-${prefix}.forwarder.pid`;
 export const forwarderLogPath = (prefix: string): string => `${LAB_STATE_DIR}/lab-${prefix}.forwarder.log`;

@@ -8,7 +8,7 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import { PROBE_GROUPS } from './probe-catalog.js';
 
 /** --probes: `auto` prefers native and falls back per group; the others insist (native fails when it cannot run). */
@@ -34,10 +34,9 @@ export type GroupProgram =
   | { readonly group: string; readonly kind: 'native'; readonly loader: string; readonly why: string }
   | { readonly group: string; readonly kind: 'bpftrace'; readonly why: string };
 
-/** build/native/ at the package root (scripts/build-native.sh), from src/probes or dist/src/probes. */
+/** build/native/ at the package root (scripts/build-native.sh). */
 export function nativeDir(): string {
-  const candidates = ['../../build/native/', '../../../build/native/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
-  return candidates.find((d) => existsSync(d)) ?? (candidates[0] as string);
+  return packagePath('build/native/');
 }
 
 /** Outcome of `LOADER --check ARGS`: the kernel loaded (verified) the programs, or why not. */

@@ -3,8 +3,8 @@
  * tracepoints that exist on this kernel: bpftrace 0.17 fails a whole script for one missing probe, so blocks
  * for missing tracepoints are left out before it starts.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { packagePath } from '../package-root.js';
 
 export interface ProbeGroup {
   /** Label value of hopscope_probe_* metrics. */
@@ -16,10 +16,8 @@ export interface ProbeGroup {
   readonly purpose: string;
 }
 
-/** probes/ at the package root, from src/probes (tests) or dist/src/probes (built). */
-export const PROBES_DIR =
-  ['../../probes/', '../../../probes/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((dir) => existsSync(`${dir}hops.bt`)) ??
-  fileURLToPath(new URL('../../../probes/', import.meta.url));
+/** probes/ at the package root. */
+export const PROBES_DIR = packagePath('probes/');
 
 export const PROBE_GROUPS: readonly ProbeGroup[] = [
   {
