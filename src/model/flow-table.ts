@@ -2,6 +2,7 @@
  * @module Per-flow summaries (directional 5-tuple): packets traced, path, hop sequence, outcomes and latency
  * statistics. Bounded: at capacity the least recently seen flow is evicted and counted.
  */
+import { HALVES, splitDecimal } from '../trace/decimal-halves.js';
 import type { Endpoint, Hop, Outcome, PathKind, Trace } from '../trace/trace.js';
 
 export interface FlowSummary {
@@ -66,26 +67,11 @@ class FlowEntry {
 
   see(t: string): void {
     const n = t.length;
-    if (n >= 10 && n <= 19 && t.charCodeAt(0) !== 48) {
-      let high = 0;
-      let low = 0;
-      let i = 0;
-      for (; i < n - 9; i++) {
-        const d = t.charCodeAt(i) - 48;
-        if (d < 0 || d > 9) break;
-        high = high * 10 + d;
-      }
-      for (; i < n; i++) {
-        const d = t.charCodeAt(i) - 48;
-        if (d < 0 || d > 9) break;
-        low = low * 10 + d;
-      }
-      if (i === n) {
-        this.lastHigh = high;
-        this.lastLow = low;
-        this.lastText = undefined;
-        return;
-      }
+    if (n >= 10 && n <= 19 && t.charCodeAt(0) !== 48 && splitDecimal(t, 9)) {
+      this.lastHigh = HALVES.high;
+      this.lastLow = HALVES.low;
+      this.lastText = undefined;
+      return;
     }
     this.lastText = t;
   }

@@ -4,6 +4,7 @@
  * exactly: that number is the key (no string per packet kept for the grace period, and none hashed per hop).
  * Any other text is its own key (a copy: the decoder's text is a view of the line, which would stay alive).
  */
+import { HALVES, splitDecimal } from './decimal-halves.js';
 
 /** 2^64 as the decimal digits before and the 10 after the split. */
 const TOP_HIGH = 1_844_674_407;
@@ -13,25 +14,10 @@ export type SkbKey = number | string;
 
 /** The key of an skb address as decoded (number for a 20-digit kernel address, else the text). */
 export function skbKey(skb: string): SkbKey {
-  if (skb.length === 20) {
-    let high = 0;
-    let low = 0;
-    let i = 0;
-    for (; i < 10; i++) {
-      const d = skb.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      high = high * 10 + d;
-    }
-    for (; i < 20; i++) {
-      const d = skb.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      low = low * 10 + d;
-    }
-    if (i === 20) {
-      // 2^64 - address, exact while below 2^53 (both parts are exact integers)
-      const below = (TOP_HIGH - high) * 1e10 + (TOP_LOW - low);
-      if (below > 0 && below <= 2 ** 48) return below;
-    }
+  if (skb.length === 20 && splitDecimal(skb, 10)) {
+    // 2^64 - address, exact while below 2^53 (both parts are exact integers)
+    const below = (TOP_HIGH - HALVES.high) * 1e10 + (TOP_LOW - HALVES.low);
+    if (below > 0 && below <= 2 ** 48) return below;
   }
   return skb;
 }
