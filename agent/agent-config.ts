@@ -3,7 +3,7 @@
  * message that names it.
  */
 import { parsePeer, type Peer } from '../src/peers/peer-links.js';
-import { PROBE_CHOICES, type ProbeChoice } from '../src/probes/native-probes.js';
+import { PROBE_CHOICES, RING_BYTES_ENV, ringBytesProblem, type ProbeChoice } from '../src/probes/native-probes.js';
 
 export interface AgentConfig {
   readonly node: string;
@@ -70,7 +70,8 @@ export interface AgentSwitches {
   readonly peers?: readonly string[];
 }
 
-export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { insecureListen: false, allowOrigins: [] }): AgentConfig {
+/** `env`: the agent's environment, which its probe loaders inherit (HOPSCOPE_RING_BYTES is checked here). */
+export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { insecureListen: false, allowOrigins: [] }, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   if (!flags.node) throw new ConfigError('--node NAME is required: the Kubernetes node this agent watches');
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(flags.node)) throw new ConfigError(`--node "${flags.node}" is not a valid node name`);
   if (flags.netns !== undefined && (!/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns) || /^\.+$/.test(flags.netns))) {
@@ -92,6 +93,9 @@ export function agentConfigFrom(flags: AgentFlags, switches: AgentSwitches = { i
   if (!Number.isInteger(focusBudget) || focusBudget < 1 || focusBudget > 1_000_000) throw new ConfigError(`--focus-budget ${flags['focus-budget']}: events per second, 1 to 1000000`);
   const probes = (flags.probes ?? 'auto') as ProbeChoice;
   if (!PROBE_CHOICES.includes(probes)) throw new ConfigError(`--probes ${flags.probes}: one of ${PROBE_CHOICES.join(', ')}`);
+  const ring = env[RING_BYTES_ENV];
+  const ringProblem = ring === undefined || ring === '' ? undefined : ringBytesProblem(ring);
+  if (ringProblem !== undefined) throw new ConfigError(ringProblem);
   const skewText = flags['test-clock-offset-ms'];
   const clockSkewMs = skewText === undefined ? 0 : /^-?\d{1,7}$/.test(skewText) ? Number(skewText) : NaN;
   if (Number.isNaN(clockSkewMs)) throw new ConfigError(`--test-clock-offset-ms ${skewText}: whole milliseconds, may be negative`);

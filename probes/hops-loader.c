@@ -8,11 +8,11 @@
  *   AGENT_PID     the process whose kill(2) calls carry trace-on-demand commands, hops.bt's $2
  *   FOCUS_BUDGET  events/s a trace-on-demand widening may add, hops.bt's $3
  *   --check       load the programs (the kernel's verifier runs) and attach them for a moment, print "ok" and
- *                 exit 0; on failure say what is missing on stderr and exit 1
+ *                 exit 0; on failure say what is missing on stderr and exit 1 (2: a bad HOPSCOPE_RING_BYTES)
  *   --floor       attach programs that return at once (npm run bench: the cost of the attachment alone)
  *
  * Output (stdout): "HOPSCOPE_READY hops" once attached; then `H`/`H6` lines for selected hops, read from the ring
- * buffer (8 MiB, or 1 MiB per CPU up to 64 MiB) every POLL_MS; every second the bridge counters as `@name[netns, ifindex]: count` (cumulative, a
+ * buffer (8 MiB, or 1 MiB per CPU up to 64 MiB; HOPSCOPE_RING_BYTES sets it) every POLL_MS; every second the bridge counters as `@name[netns, ifindex]: count` (cumulative, a
  * blank line after each map, as bpftrace's print()) and "Lost N events" when the ring was full. SIGINT or
  * SIGTERM: detach, print what is left, exit 0.
  */

@@ -107,8 +107,9 @@ static __u32 ring_bytes(const char *name, __u32 min_bytes, int ncpu)
   if (set && *set) {
     char *end = NULL;
     errno = 0;
-    unsigned long long v = strtoull(set, &end, 10);
-    if (errno || *end || v < 4096 || v > (1ull << 30) || (v & (v - 1))) {
+    /* digits only: strtoull would also take spaces, a sign, and wrap a negative number */
+    unsigned long long v = (*set >= '0' && *set <= '9') ? strtoull(set, &end, 10) : 0;
+    if (errno || !end || *end || v < 4096 || v > (1ull << 30) || (v & (v - 1))) {
       fprintf(stderr, "%s: %s=%s is not a ring size: give a power of two from 4096 to 1073741824 (bytes)\n", name, RING_BYTES_ENV, set);
       return 0;
     }

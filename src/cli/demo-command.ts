@@ -10,9 +10,10 @@ import { labDown, labUp } from '../lab/lab.js';
 import type { LabPlan } from '../lab/lab-plan.js';
 import { intFlag, parseFlags } from './parse-flags.js';
 import { overlayFlag } from './lab-command.js';
+import { packagePath } from '../package-root.js';
 import type { Trace } from '../trace/trace.js';
 
-const CLI = fileURLToPath(new URL('../../../bin/hopscope.js', import.meta.url));
+const CLI = packagePath('bin/hopscope.js');
 const TCP_ECHO = fileURLToPath(new URL('../lab/tcp-echo.js', import.meta.url));
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {

@@ -34,6 +34,20 @@ export type GroupProgram =
   | { readonly group: string; readonly kind: 'native'; readonly loader: string; readonly why: string }
   | { readonly group: string; readonly kind: 'bpftrace'; readonly why: string };
 
+/** The environment variable that sets the native loaders' ring buffer size (probes/loader-common.h reads it). */
+export const RING_BYTES_ENV = 'HOPSCOPE_RING_BYTES';
+
+/**
+ * What is wrong with a HOPSCOPE_RING_BYTES value (the loaders' own rule: decimal digits, a power of two from 4096
+ * to 1073741824), or undefined when the kernel will take it. Checked by the agent at start-up: under
+ * `--probes auto` a loader that refused it would otherwise give way to the bpftrace scripts.
+ */
+export function ringBytesProblem(value: string): string | undefined {
+  const n = /^\d{4,10}$/.test(value) ? Number(value) : NaN;
+  const ok = Number.isInteger(n) && n >= 4096 && n <= 2 ** 30 && (n & (n - 1)) === 0;
+  return ok ? undefined : `${RING_BYTES_ENV}=${value} is not a ring size: give a power of two from 4096 to 1073741824 (bytes)`;
+}
+
 /** build/native/ at the package root (scripts/build-native.sh). */
 export function nativeDir(): string {
   return packagePath('build/native/');

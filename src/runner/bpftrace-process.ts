@@ -111,7 +111,8 @@ export class BpftraceProcess {
     }, this.o.maxLineBytes);
     child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
     child.stderr?.once('end', () => err.end());
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': after stdout and stderr have ended, so the reason holds the child's last words
+    child.once('close', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
       if (this.stopping) return;

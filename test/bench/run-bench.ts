@@ -393,11 +393,11 @@ function report(r: Results): string {
   return parts.join('\n');
 }
 
-/** Every run's whole report, by its start time: docs/bench-runs/2026-11-26T12-56.md. */
+/** Every run's whole report, by its start time: docs/bench-runs/2026-11-26T14-49-22.md. */
 function writeRunRecord(r: Results, text: string): string {
   const dir = `${ROOT}docs/bench-runs`;
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}/${r.date.slice(0, 16).replace(':', '-')}.md`;
+  const file = `${dir}/${r.date.slice(0, 19).replaceAll(':', '-')}.md`;
   writeFileSync(file, `# Bench run ${r.date}\n\nWritten by \`npm run bench\` (options: ${JSON.stringify(r.options)}); see docs/performance.md for what each arm measures.\n\n${text}\n`);
   return file;
 }

@@ -248,3 +248,18 @@ describe('--peer', () => {
     expect(() => agentConfigFrom({ node: 'node-1' }, { insecureListen: false, allowOrigins: [], peers: ['node-1=http://127.0.0.1:1'] })).toThrow(/own node/);
   });
 });
+
+describe('HOPSCOPE_RING_BYTES (the native loaders inherit the agent environment)', () => {
+  it('a size the kernel would not take stops the agent with what to give, rather than the loaders falling back to bpftrace', () => {
+    for (const bad of ['5000', '1024', '2147483648', 'lots', ' 4096', '+4096', '-18446744073709547520']) {
+      const e = configError(() => agentConfigFrom({ node: 'node-1' }, undefined, { HOPSCOPE_RING_BYTES: bad }));
+      expect(e.message).toBe(`HOPSCOPE_RING_BYTES=${bad} is not a ring size: give a power of two from 4096 to 1073741824 (bytes)`);
+    }
+  });
+
+  it('a power of two in range, an empty value or none is taken', () => {
+    for (const env of [{ HOPSCOPE_RING_BYTES: '4096' }, { HOPSCOPE_RING_BYTES: '1073741824' }, { HOPSCOPE_RING_BYTES: '' }, {}]) {
+      expect(agentConfigFrom({ node: 'node-1' }, undefined, env).node).toBe('node-1');
+    }
+  });
+});

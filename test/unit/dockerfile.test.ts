@@ -151,7 +151,8 @@ describe('Dockerfile', () => {
         }
       }
     }
-    // what the agent needs at run time, at the paths the code resolves from dist/ (../../../probes etc.)
+    // what the agent needs at run time, at the paths the code resolves from the package root (src/package-root.ts:
+    // the directory holding package.json)
     expect(copied).toEqual(expect.arrayContaining(['dist', 'node_modules', 'package.json', 'bin', 'probes', 'src/web', 'build/native']));
     for (const p of ['bin/hopscope.js', 'probes/hops.bt', 'src/web/index.html', 'src/cli/main.ts']) expect(existsSync(p), p).toBe(true);
     expect(readFileSync('bin/hopscope.js', 'utf8')).toContain('../dist/src/cli/main.js');

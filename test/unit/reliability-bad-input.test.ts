@@ -115,6 +115,21 @@ describe('LineSplitter', () => {
     expect(out[1]).toBe('next');
   });
 
+  it('bounds a line inside one chunk as it bounds one across chunks: cut one byte past the bound, the rest skipped', () => {
+    const out: string[] = [];
+    const s = new LineSplitter((l) => out.push(l), 10);
+    s.push(Buffer.from(`${'a'.repeat(10)}\n${'b'.repeat(25)}\nc\n`));
+    expect(out).toEqual(['a'.repeat(10), 'b'.repeat(11), 'c']);
+  });
+
+  it('a line of exactly the bound whose \\n comes in the next chunk is one line', () => {
+    const out: string[] = [];
+    const s = new LineSplitter((l) => out.push(l), 10);
+    s.push(Buffer.from('a'.repeat(10)));
+    s.push(Buffer.from('\nnext\n'));
+    expect(out).toEqual(['a'.repeat(10), 'next']);
+  });
+
   it('turns invalid UTF-8 into U+FFFD, also across chunk boundaries', () => {
     const out: string[] = [];
     const s = new LineSplitter((l) => out.push(l));
