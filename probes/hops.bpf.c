@@ -79,12 +79,40 @@ static __always_inline void count_dev(void *map, struct net_device *dev)
   }
 }
 
-/* A frame enters a bridge on this CPU: from a port at ingress, from the host at the bridge device's egress. */
-static __always_inline void enter_bridge(struct bridge_entry *in, struct sk_buff *skb, __u32 from_port)
+/* This CPU's bridge entry (the verifier wants the NULL check, though slot 0 always exists). */
+static __always_inline struct bridge_entry *bridge_entry(void)
 {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&bridge_in, &zero);
+}
+
+/* A frame enters a bridge on this CPU: from a port at ingress, from the host at the bridge device's egress. */
+static __always_inline void enter_bridge(struct sk_buff *skb, __u32 from_port)
+{
+  struct bridge_entry *in = bridge_entry();
+  if (!in) return;
   in->skb = (__u64)skb;
   in->from_port = from_port;
   in->flood_counted = 0;
+}
+
+/* A frame leaves a bridge by a port (hops.bt, "Bridge"): the skb that entered from a port was bridged; another
+ * skb is a flood copy, counted once per unicast frame as unknown unicast. */
+static __always_inline void leave_bridge(struct sk_buff *skb, struct net_device *dev)
+{
+  struct bridge_entry *in = bridge_entry();
+  if (!in) return;
+  if (in->skb == (__u64)skb) {
+    if (in->from_port) count_dev(&bridged, dev);
+    return;
+  }
+  if (in->skb == 0 || in->flood_counted) return;
+  __u8 dst0 = 1;
+  bpf_probe_read_kernel(&dst0, 1, skb->data);
+  if ((dst0 & 1) == 0) {
+    in->flood_counted = 1;
+    count_dev(&unknown_unicast, dev);
+  }
 }
 
 static __always_inline int focus_allows(void)
@@ -235,11 +263,7 @@ int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
   if (floor_only) return 0;
   struct net_device *dev = skb->dev;
   __u32 pf = BPF_CORE_READ_BITFIELD(dev, priv_flags);
-  __u32 zero = 0;
-  if (pf & IFF_BRIDGE_PORT_FLAG) {
-    struct bridge_entry *in = bpf_map_lookup_elem(&bridge_in, &zero);
-    if (in) enter_bridge(in, skb, 1);
-  }
+  if (pf & IFF_BRIDGE_PORT_FLAG) enter_bridge(skb, 1);
   if (pf & IFF_EBRIDGE_FLAG) count_dev(&to_host, dev);
   /* at ingress the IP header is at skb->data (before the kernel resets network_header) */
   hop(skb, dev, skb->data, 'I');
@@ -252,24 +276,8 @@ int BPF_PROG(net_dev_queue, struct sk_buff *skb)
   if (floor_only) return 0;
   struct net_device *dev = skb->dev;
   __u32 pf = BPF_CORE_READ_BITFIELD(dev, priv_flags);
-  __u32 zero = 0;
-  if (pf & (IFF_EBRIDGE_FLAG | IFF_BRIDGE_PORT_FLAG)) {
-    struct bridge_entry *in = bpf_map_lookup_elem(&bridge_in, &zero);
-    if (in) {
-      if (pf & IFF_EBRIDGE_FLAG) {
-        enter_bridge(in, skb, 0);
-      } else if (in->skb == (__u64)skb) {
-        if (in->from_port) count_dev(&bridged, dev);
-      } else if (in->skb != 0 && !in->flood_counted) {
-        __u8 dst0 = 1;
-        bpf_probe_read_kernel(&dst0, 1, skb->data);
-        if ((dst0 & 1) == 0) {
-          in->flood_counted = 1;
-          count_dev(&unknown_unicast, dev);
-        }
-      }
-    }
-  }
+  if (pf & IFF_EBRIDGE_FLAG) enter_bridge(skb, 0);
+  else if (pf & IFF_BRIDGE_PORT_FLAG) leave_bridge(skb, dev);
   /* at egress the IP header is at head + network_header */
   hop(skb, dev, skb->head + skb->network_header, 'E');
   return 0;

@@ -16,7 +16,7 @@ import { decodeLine } from '../../src/decode/decode-line.js';
 import { NATIVE_PROBES, nativeDir } from '../../src/probes/native-probes.js';
 import { PROBES_DIR } from '../../src/probes/probe-catalog.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
-import { childPids, hopSequence, ip, nsExec, spawnAgent, startAgentProcess, startLab, waitFor, waitForTraces, type TestLab } from './support/lab-agents.js';
+import { childPids, hopSequence, ip, nsExec, startAgentProcess, startLab, waitFor, waitForTraces, type TestLab } from './support/lab-agents.js';
 
 const HOPS = `${nativeDir()}${NATIVE_PROBES['hops']?.binary}`;
 const DROPS = `${nativeDir()}${NATIVE_PROBES['drops']?.binary}`;
@@ -89,6 +89,13 @@ async function bothSee(group: 'hops' | 'drops', addresses: ReadonlySet<string>, 
   return { bpftrace: about(type, bt.lines, addresses), native: about(type, native.lines, addresses) };
 }
 
+/** The first pod of node 1 and of node 2. */
+function firstPods(lab: TestLab): [LabPod, LabPod] {
+  const [a, b] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
+  if (!a || !b) throw new Error('the lab has no pods');
+  return [a, b];
+}
+
 const udp = (netns: string, ip: string, port: number) => nsExec(netns, 'bash', ['-c', `echo hopscope > /dev/udp/${ip}/${port}`]);
 // a SYN to a closed port: the SYN and the RST that answers it
 const closedTcp = (netns: string, ip: string) => nsExec(netns, 'bash', ['-c', `exec 3<>/dev/tcp/${ip}/9 || true`]);
@@ -100,9 +107,8 @@ describe('native probes and the bpftrace scripts, side by side, dual-stack lab',
   beforeAll(async () => {
     lab = await startLab('hnh', 2, 2, 0, { ipv6: true });
     labs.push(lab);
-    const [a, b] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
-    if (!a?.ip6 || !b?.ip6) throw new Error('the lab has no IPv6 pods');
-    [p11, p21] = [a, b];
+    [p11, p21] = firstPods(lab);
+    if (!p11.ip6 || !p21.ip6) throw new Error('the lab has no IPv6 pods');
   }, 60_000);
 
   it('hops: the same lines, but for timestamps, for ICMP, UDP, TCP over IPv4 and ICMPv6 and UDP over IPv6', async () => {
@@ -168,8 +174,7 @@ describe('native hop probe and hops.bt, side by side, VXLAN overlay lab', () => 
   it('print the same hop lines for encapsulated hops: the inner packet, the tunnel port, the outer length', async () => {
     const lab = await startLab('hnv', 2, 2, 0, { overlay: 'vxlan' });
     labs.push(lab);
-    const [p11, p21] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
-    if (!p11 || !p21) throw new Error('the lab has no pods');
+    const [p11, p21] = firstPods(lab);
     await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
     const seen = await bothSee('hops', new Set([p11.ip, p21.ip]), async () => {
       await nsExec(p11.netns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', p21.ip]);
@@ -186,8 +191,7 @@ describe('choosing the probes', () => {
   it('--probes bpftrace runs the scripts and still traces a cross-node ping hop by hop; --probes native runs both loaders', async () => {
     const lab = await startLab('hnc', 2, 1);
     labs.push(lab);
-    const [p11, p21] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
-    if (!p11 || !p21) throw new Error('the lab has no pods');
+    const [p11, p21] = firstPods(lab);
     const commands = async (pid: number) => (await childPids(pid)).map((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0'));
     for (const choice of ['bpftrace', 'native'] as const) {
       const agent = await startAgentProcess('node-1', 'hncn1', lab.inventoryPath, ['--probes', choice]);
@@ -210,12 +214,10 @@ describe('a ring buffer too small for the traffic', () => {
   it('a 4 KiB ring under a ping flood: the loader counts what the kernel could not write, the agent exports it and keeps tracing', async () => {
     const lab = await startLab('hnl', 2, 1);
     labs.push(lab);
-    const [p11, p21] = [lab.plan.nodes[0]?.pods[0], lab.plan.nodes[1]?.pods[0]];
-    if (!p11 || !p21) throw new Error('the lab has no pods');
+    const [p11, p21] = firstPods(lab);
     await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
-    const agent = await spawnAgent(['--node', 'node-1', '--netns', 'hnln1', '--inventory', lab.inventoryPath, '--listen', '127.0.0.1:0', '--probes', 'native'], { HOPSCOPE_RING_BYTES: '4096' }, 'agent node-1');
+    const agent = await startAgentProcess('node-1', 'hnln1', lab.inventoryPath, ['--probes', 'native'], { HOPSCOPE_RING_BYTES: '4096' });
     try {
-      await waitFor(async () => (await fetch(`${agent.url}/readyz`)).ok, 30_000, 'the agent ready');
       const lost = async () => {
         const text = await (await fetch(`${agent.url}/metrics`)).text();
         return Number(/^hopscope_events_lost_total\{[^}]*probe="hops"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? NaN);

@@ -52,9 +52,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startAgentProcess(node: string, netns: string, inventoryPath: string, extra: string[] = []): Promise<AgentProcess> {
+/** A `hopscope agent` for a lab node, resolved once ready; `env` adds to its environment (its probes inherit it). */
+export async function startAgentProcess(node: string, netns: string, inventoryPath: string, extra: string[] = [], env: Record<string, string> = {}): Promise<AgentProcess> {
   const listen = extra.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'];
-  const agent = await spawnAgent(['--node', node, '--netns', netns, '--inventory', inventoryPath, ...listen, ...extra], {}, `agent ${node}`);
+  const agent = await spawnAgent(['--node', node, '--netns', netns, '--inventory', inventoryPath, ...listen, ...extra], env, `agent ${node}`);
   await waitFor(async () => (await fetch(`${agent.url}/readyz`)).ok, 30_000, `agent ${node} ready`);
   return agent;
 }
