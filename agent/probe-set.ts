@@ -31,8 +31,8 @@ export const NATIVE_TRIES = 2;
 
 interface RunningGroup {
   readonly composed: ComposedScript;
-  /** Replaced once, when a native loader gives way to the script (`process.program` says which runs). */
-  process: BpftraceProcess;
+  /** `process.loader` says whether the native loader or the script runs. */
+  readonly process: BpftraceProcess;
 }
 
 /** The group's native loader, when it is to run one. */
@@ -45,8 +45,6 @@ export class ProbeSet {
   private readonly running: RunningGroup[] = [];
   /** Groups none of whose tracepoints exist here, with why. */
   private readonly unavailable: { name: string; why: string }[] = [];
-  private started = false;
-  private stopping = false;
 
   constructor(private readonly o: ProbeSetOptions) {
     for (const group of PROBE_GROUPS) {
@@ -56,47 +54,28 @@ export class ProbeSet {
         continue;
       }
       if (composed.missing.length) o.log(`probe group ${group.name}: tracepoints ${composed.missing.join(', ')} missing on this kernel; running without them`);
-      const loader = nativeLoader(o.programs, group.name);
-      const watch = loader !== undefined && o.fallBackToScript ? this.fallbackWatcher(composed) : undefined;
-      this.running.push({ composed, process: this.processFor(composed, loader, watch) });
+      this.running.push({ composed, process: this.processFor(composed, nativeLoader(o.programs, group.name)) });
     }
   }
 
-  /** The group's child: its native loader (`program`) or bpftrace with its script. */
-  private processFor(composed: ComposedScript, program: string | undefined, watch?: (state: ProbeState) => void): BpftraceProcess {
+  /**
+   * The group's child: its native loader or bpftrace with its script. Under `--probes auto` a loader that fails
+   * NATIVE_TRIES times before it ever attaches gives way to the script (same arguments, same lines), and the
+   * log says why.
+   */
+  private processFor(composed: ComposedScript, loader: string | undefined): BpftraceProcess {
     const group = composed.group.name;
     return new BpftraceProcess({
       group,
       script: composed.script,
       args: this.o.args(group),
       bpftrace: this.o.bpftrace,
-      ...(program !== undefined ? { program } : {}),
-      onStateChange: (state, detail) => {
-        this.o.onStateChange(group, state, detail);
-        watch?.(state);
-      },
+      ...(loader !== undefined ? { loader } : {}),
+      ...(loader !== undefined && this.o.fallBackToScript ? { fallBackAfter: NATIVE_TRIES } : {}),
+      onFallBack: (why) => this.o.log(`probe group ${group}: ${why}; running its bpftrace script instead`),
+      onStateChange: (state, detail) => this.o.onStateChange(group, state, detail),
       onLine: (line) => this.o.onLine(group, line),
     });
-  }
-
-  /**
-   * For a native loader under `--probes auto`: counts its failures until it first attaches; at NATIVE_TRIES the
-   * group runs its script instead (same arguments, same lines), and the log says why.
-   */
-  private fallbackWatcher(composed: ComposedScript): (state: ProbeState) => void {
-    let failures = 0;
-    let attached = false;
-    return (state) => {
-      if (state === 'attached') attached = true;
-      if (state !== 'backoff' || attached || this.stopping || ++failures < NATIVE_TRIES) return;
-      const entry = this.running.find((r) => r.composed === composed);
-      if (!entry || entry.process.program === undefined) return;
-      const native = entry.process;
-      this.o.log(`probe group ${composed.group.name}: its native probe failed ${failures} times before attaching (${native.lastError}); running its bpftrace script instead`);
-      entry.process = this.processFor(composed, undefined);
-      void native.stop();
-      if (this.started) entry.process.start();
-    };
   }
 
   get processes(): readonly BpftraceProcess[] {
@@ -104,12 +83,10 @@ export class ProbeSet {
   }
 
   start(): void {
-    this.started = true;
     for (const r of this.running) r.process.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
     await Promise.all(this.running.map((r) => r.process.stop()));
   }
 
@@ -122,7 +99,7 @@ export class ProbeSet {
   /** Every group, the unavailable ones down, so alerts on probe_up see them. */
   views(): ProbeView[] {
     return [
-      ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts, native: r.process.program !== undefined })),
+      ...this.running.map((r) => ({ name: r.composed.group.name, up: r.process.state === 'attached', restarts: r.process.restarts, native: r.process.loader !== undefined })),
       ...this.unavailable.map((u) => ({ name: u.name, up: false, restarts: 0, native: false })),
     ];
   }

@@ -10,7 +10,6 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 
 #include "probe-records.h"
 #include "ring-output.bpf.h"
@@ -93,13 +92,15 @@ static __always_inline void fill_common(struct drop_record *r, struct sk_buff *s
 
 static __always_inline void drop4(struct sk_buff *skb, __u32 reason)
 {
+  struct failed_lookup *f = lookup_slot();
+  /* a NOT_SPECIFIED free is reported only after a failed lookup on this CPU: without one, nothing is read */
+  if (reason <= not_specified && !(f && f->t != 0)) return;
   unsigned char *ip = skb->head + skb->network_header;
   __u64 w[3] = {};
   bpf_probe_read_kernel(w, sizeof(w), ip);
   __u32 daddr = (__u32)w[2];
   __u64 now = bpf_ktime_get_ns();
   __s32 fib = 0;
-  struct failed_lookup *f = lookup_slot();
   if (f && f->t != 0 && now - f->t < 1000000 && f->dst4 == daddr) {
     fib = f->err;
     f->t = 0;

@@ -83,7 +83,6 @@ int main(int argc, char **argv)
     return 1;
   }
   skel->rodata->sample_n = n;
-  skel->rodata->sample_mask = (n & (n - 1)) == 0 ? n - 1 : 0;
   skel->rodata->agent_tgid = pid;
   skel->rodata->focus_budget = budget;
   skel->rodata->floor_only = mode == MODE_FLOOR;

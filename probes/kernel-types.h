@@ -1,5 +1,5 @@
 /*
- * kernel-types.h - the few kernel types hops.bpf.c reads, declared with only the fields it uses.
+ * kernel-types.h - the few kernel types hops.bpf.c and drops.bpf.c read, declared with only the fields they use.
  * CO-RE (preserve_access_index): libbpf moves every field access to where the running kernel's BTF puts it,
  * so neither the layout here nor the build machine's kernel matters; only the names do.
  */

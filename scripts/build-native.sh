@@ -10,7 +10,7 @@ require=0
 [ "${1:-}" = --require ] && require=1
 cd "$(dirname "$0")/.."
 out=build/native
-common=(probes/loader-common.h probes/probe-records.h probes/kernel-types.h probes/ring-output.bpf.h probes/packet-layout.h scripts/build-native.sh)
+common=(probes/*.h scripts/build-native.sh)
 stale=()
 for probe in hops drops; do
   bin=$out/hopscope-$probe

@@ -3,8 +3,10 @@
  * line by line, readiness known from the group's BEGIN line (bpftrace runs BEGIN once every probe is
  * attached), restarted with backoff when it dies, and stopped cleanly (SIGINT, then SIGKILL). It runs under
  * `setpriv --pdeathsig KILL`, so a SIGKILLed agent takes its bpftrace (and their BPF programs) with it.
- * A group may run a native loader instead of bpftrace (`program`, the hops group's hopscope-hops): the same
- * positional arguments, lines, readiness line and signals.
+ * A group may run a native loader instead of bpftrace (`loader`, the hops group's hopscope-hops): the same
+ * positional arguments, lines, readiness line and signals. With `fallBackAfter`, a loader that fails that many
+ * times before it ever attaches gives way to bpftrace with the script, in the same process object (its
+ * restart count goes on).
  */
 import { execa, type ResultPromise } from 'execa';
 import { basename } from 'node:path';
@@ -19,7 +21,11 @@ export interface BpftraceProcessOptions {
   readonly args: readonly string[];
   readonly bpftrace: string;
   /** A native loader to run instead of `bpftrace -e script` (its path; `args` follow it). */
-  readonly program?: string;
+  readonly loader?: string;
+  /** Failures of the loader before any attach after which the script runs instead; absent: never. */
+  readonly fallBackAfter?: number;
+  /** Told once, when the loader gave way to the script, with why. */
+  readonly onFallBack?: (why: string) => void;
   readonly onLine: (line: string) => void;
   readonly onStateChange?: (state: ProbeState, detail: string) => void;
   /** Delay before restarting a child that had attached. */
@@ -44,12 +50,18 @@ export class BpftraceProcess {
   private backoffMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly stderrTail: string[] = [];
+  /** The native loader while it is what runs (undefined: bpftrace, from the start or after falling back). */
+  private activeLoader: string | undefined;
+  private everAttached = false;
+  private loaderFailures = 0;
 
-  constructor(private readonly o: BpftraceProcessOptions) {}
+  constructor(private readonly o: BpftraceProcessOptions) {
+    this.activeLoader = o.loader;
+  }
 
-  /** The native loader this runs instead of bpftrace, if any. */
-  get program(): string | undefined {
-    return this.o.program;
+  /** The native loader this runs instead of bpftrace, if it (still) does. */
+  get loader(): string | undefined {
+    return this.activeLoader;
   }
 
   get pid(): number | undefined {
@@ -67,7 +79,7 @@ export class BpftraceProcess {
     if (this.timer) clearTimeout(this.timer);
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
       child.kill('SIGINT');
       const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
@@ -80,7 +92,8 @@ export class BpftraceProcess {
     this.stderrTail.length = 0;
     const startedAt = Date.now();
     let attached = false;
-    const argv = this.o.program ? [this.o.program, ...this.o.args] : [this.o.bpftrace, '-B', 'line', '-e', this.o.script, ...this.o.args];
+    const loader = this.activeLoader;
+    const argv = loader ? [loader, ...this.o.args] : [this.o.bpftrace, '-B', 'line', '-e', this.o.script, ...this.o.args];
     const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], {
       buffer: false,
       stdin: 'ignore',
@@ -96,6 +109,7 @@ export class BpftraceProcess {
       if (!attached) {
         if (line === ready) {
           attached = true;
+          this.everAttached = true;
           this.setState('attached', `pid ${child.pid ?? '?'}`);
         } else if (ATTACHING.test(line)) return; // bpftrace 0.17's own banner, on stdout: not an event
       }
@@ -116,8 +130,13 @@ export class BpftraceProcess {
       if (this.child !== child) return;
       this.child = undefined;
       if (this.stopping) return;
-      const why = `${this.o.program ? basename(this.o.program) : 'bpftrace'} exited (${signal ?? `code ${code}`})${this.stderrTail.length ? `: ${this.stderrTail.join(' | ')}` : ''}`;
+      const why = `${loader ? basename(loader) : 'bpftrace'} exited (${signal ?? `code ${code}`})${this.stderrTail.length ? `: ${this.stderrTail.join(' | ')}` : ''}`;
       this.lastError = why;
+      if (loader && !this.everAttached && ++this.loaderFailures === this.o.fallBackAfter) {
+        this.activeLoader = undefined;
+        this.backoffMs = 0; // the script's first try comes after the base delay, not the loader's backoff
+        this.o.onFallBack?.(`its native probe failed ${this.loaderFailures} times before attaching (${why})`);
+      }
       const ranMs = Date.now() - startedAt;
       if (ranMs >= (this.o.stableAfterMs ?? 60_000)) this.backoffMs = 0;
       // a child that had attached comes back after the base delay; one that never attached backs off

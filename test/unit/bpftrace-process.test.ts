@@ -115,7 +115,7 @@ describe('BpftraceProcess with a native loader (program)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hopscope-loader-'));
     const loader = join(dir, 'fake-loader');
     writeFileSync(loader, '#!/bin/sh\necho "HOPSCOPE_READY hops"\necho "args $*"\nexit 3\n', { mode: 0o755 });
-    const { p, lines, states } = fake({}, { program: loader, args: ['64', '123', '5000'], restartDelayMs: 60_000 });
+    const { p, lines, states } = fake({}, { loader, args: ['64', '123', '5000'], restartDelayMs: 60_000 });
     p.start();
     await until(() => states.some((s) => s.state === 'backoff'));
     expect(lines).toEqual(['HOPSCOPE_READY hops', 'args 64 123 5000']);

@@ -53,6 +53,8 @@ describe('a native loader that fails', () => {
     expect(hops(set)).toMatchObject({ native: true, up: false });
     await until(() => hops(set)?.up === true, 10_000);
     expect(hops(set)).toMatchObject({ native: false, up: true });
+    // the same process object went on: its restart count (hopscope_probe_restarts_total) carries the loader's tries
+    expect(hops(set)?.restarts).toBeGreaterThanOrEqual(NATIVE_TRIES);
     expect(lines).toContain('hops HOPSCOPE_READY hops');
     expect(log).toEqual([
       `probe group hops: its native probe failed ${NATIVE_TRIES} times before attaching (hopscope-hops exited (code 1): hopscope-hops: cannot attach the programs: No such file or directory); running its bpftrace script instead`,
