@@ -52,7 +52,7 @@ export async function doctorCommand(argv: readonly string[]): Promise<number> {
     }
     if ('kind' in cni) printLayout(cni, netns);
     console.log('');
-    for (const p of nativeProbes) console.log(`probe group ${p.group} runs: ${p.kind === 'native' ? 'native' : 'bpftrace'} (${p.why})`);
+    for (const p of nativeProbes) console.log(`probe group ${p.group} runs: ${p.kind} (${p.why})`);
     console.log(`hopscope's own kernel cost: ${costAccounting().detail}`);
     const missing = checks.filter((c) => !c.ok).length;
     console.log(missing === 0 ? '\nall set: hopscope can trace on this machine' : `\n${missing} item(s) missing; see -> lines`);

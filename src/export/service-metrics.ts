@@ -26,8 +26,8 @@ interface ServiceSeries {
 export class ServiceMetrics {
   private readonly byService = new Map<string, ServiceSeries>();
   private readonly latency: SeriesHistogram<'node' | 'service'>;
-  /** The inventory the series were last checked against (a new inventory is a new object). */
-  private checkedAgainst: Inventory | undefined = undefined;
+  /** The Services of the inventory last looked at, by NAMESPACE/NAME (a new inventory is a new object). */
+  private live: { readonly of: Inventory; readonly names: ReadonlySet<string> } | undefined = undefined;
 
   constructor(
     registry: Registry,
@@ -51,14 +51,16 @@ export class ServiceMetrics {
     this.latency = new SeriesHistogram('hopscope_service_latency_seconds', 'Time from the first hop to the last of a traced packet addressed to a Service (or answering for it); both nodes for a stitched trace.', ['node', 'service'], LATENCY_BUCKETS, registry, dropDeleted);
   }
 
-  /** Drops the series of Services the inventory no longer lists (once per inventory object). */
+  /**
+   * Drops the series of Services the inventory no longer lists, at every scrape (a trace naming a Service may
+   * still arrive after its deletion, e.g. a peer's half: its series goes at the next scrape).
+   */
   private dropDeleted(): void {
     const inventory = this.inventory?.();
-    if (inventory === undefined || inventory === this.checkedAgainst) return;
-    this.checkedAgainst = inventory;
-    const live = new Set((inventory.data.services ?? []).map((s) => `${s.namespace}/${s.name}`));
+    if (inventory === undefined) return;
+    if (this.live?.of !== inventory) this.live = { of: inventory, names: new Set((inventory.data.services ?? []).map((s) => `${s.namespace}/${s.name}`)) };
     for (const service of this.byService.keys()) {
-      if (live.has(service)) continue;
+      if (this.live.names.has(service)) continue;
       this.byService.delete(service);
       this.latency.remove({ node: this.node, service });
     }

@@ -5,8 +5,6 @@
  * counted); the rest of it, up to the next `\n`, is skipped. Invalid UTF-8 becomes U+FFFD; `\r`, NUL and
  * other control bytes stay inside the line for the decoder to judge.
  */
-import { StringDecoder } from 'node:string_decoder';
-
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 
 export class LineSplitter {
@@ -64,6 +62,6 @@ export class LineSplitter {
     const buf = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.partBytes);
     this.parts = [];
     this.partBytes = 0;
-    this.onLine(new StringDecoder('utf8').end(buf));
+    this.onLine(buf.toString('utf8'));
   }
 }

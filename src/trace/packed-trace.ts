@@ -6,7 +6,7 @@
  * hop objects and wall-time strings was ~18 heap objects, this is one.
  *
  * Only the assembler makes one (for a trace of this node's own hops, no NAT rewrite, a clock that states its
- * offset): while it reports a trace, packedOf(that trace) answers its packed form, so the ring finds it
+ * offset): while it reports a trace, its packedFor(that trace) answers the packed form, so the ring finds it
  * without any change to what the stages between see. A trace changed on the way (stitched, round trip
  * added) is another object: the ring keeps that one as it is.
  */

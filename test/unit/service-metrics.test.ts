@@ -43,7 +43,7 @@ describe('a deleted Service', () => {
       services: names.map((s) => ({ namespace: s.namespace, name: s.name, clusterIP: s.ip, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' as const }], backends: [] })),
     });
 
-  it('loses its series at the first scrape after the inventory stops listing it; the others keep theirs, and it comes back if traced again', async () => {
+  it('loses its series at the first scrape after the inventory stops listing it, also after a late trace; the others keep theirs, and it comes back if traced again', async () => {
     const registry = new Registry();
     let inventory = services(web, echo);
     const m = new ServiceMetrics(registry, 'node-2', () => inventory);
@@ -56,6 +56,9 @@ describe('a deleted Service', () => {
     expect(series(after)).toEqual(['default/web']);
     expect(sampleValue(after, 'hopscope_service_packets_total', { node: 'node-2', service: 'default/web', outcome: 'delivered' })).toBe(1);
     expect(sampleValue(after, 'hopscope_service_latency_seconds_count', { node: 'node-2', service: 'default/web' })).toBe(1);
+    // a late trace naming the deleted Service (a peer's half, say): its series goes again at the next scrape
+    m.record(sameNode({ service: echo }));
+    expect(series(await registry.metrics())).toEqual(['default/web']);
     // recreated under the same name: counted from zero
     inventory = services(web, echo);
     m.record(sameNode({ service: echo }));
