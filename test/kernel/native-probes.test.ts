@@ -16,6 +16,7 @@ import { decodeLine } from '../../src/decode/decode-line.js';
 import { NATIVE_PROBES, nativeDir } from '../../src/probes/native-probes.js';
 import { PROBES_DIR } from '../../src/probes/probe-catalog.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
+import { sampleValue, scrape } from './support/metrics-text.js';
 import { childPids, hopSequence, ip, nsExec, startAgentProcess, startLab, waitFor, waitForTraces, type TestLab } from './support/lab-agents.js';
 
 const HOPS = `${nativeDir()}${NATIVE_PROBES['hops']?.binary}`;
@@ -218,19 +219,17 @@ describe('a ring buffer too small for the traffic', () => {
     await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
     const agent = await startAgentProcess('node-1', 'hnln1', lab.inventoryPath, ['--probes', 'native'], { HOPSCOPE_RING_BYTES: '4096' });
     try {
-      const lost = async () => {
-        const text = await (await fetch(`${agent.url}/metrics`)).text();
-        return Number(/^hopscope_events_lost_total\{[^}]*probe="hops"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? NaN);
-      };
+      // NaN when the series is missing: the first check below must see it at 0, not absent
+      const lost = async () => sampleValue(await scrape(agent.url), 'hopscope_events_lost_total', { probe: 'hops' }) ?? NaN;
       expect(await lost()).toBe(0);
       // every ICMP packet is selected: some 16 hop records per echo and reply, a 4 KiB ring holds about 40
       await nsExec(p11.netns, 'ping', ['-f', '-c', '5000', '-W', '1', p21.ip], 60_000);
       // the loader reports its losses once a second
       const n = await waitFor(async () => ((await lost()) > 0 ? lost() : undefined), 5000, 'hopscope_events_lost_total{probe="hops"} above 0');
       expect(n).toBeGreaterThan(0);
-      // what did fit still became traces, and the agent still traces after the flood
-      await nsExec(p11.netns, 'ping', ['-c', '1', '-W', '2', p21.ip]);
-      await waitForTraces(agent.url, (t) => t.protocol === 'ICMP' && t.src.ip === p11.ip, 'an echo traced after the flood');
+      // the agent still traces after the flood: an echo of a size the flood's (56-byte) pings do not have
+      await nsExec(p11.netns, 'ping', ['-c', '1', '-s', '321', '-W', '2', p21.ip]);
+      await waitForTraces(agent.url, (t) => t.protocol === 'ICMP' && t.src.ip === p11.ip && t.packet.length >= 321, 'the 321-byte echo traced after the flood');
     } finally {
       await agent.stop();
     }

@@ -137,9 +137,9 @@ describe('per-Service metrics', () => {
     });
     const before = await counts();
     // a connection of its own (its own client port): the counters must grow by its SYNs
-    const CLIENT_PORT = 41007;
-    await connect(`${PREFIX}n1p1`, '10.96.0.10', CLIENT_PORT);
-    const isStitchedSyn = (t: Trace) => t.src.port === CLIENT_PORT && t.packet.tcp_flags === 'SYN' && t.hops.length === 8;
+    const METRICS_CLIENT_PORT = 41007;
+    await connect(`${PREFIX}n1p1`, '10.96.0.10', METRICS_CLIENT_PORT);
+    const isStitchedSyn = (t: Trace) => t.src.port === METRICS_CLIENT_PORT && t.packet.tcp_flags === 'SYN' && t.hops.length === 8;
     const syns = await waitFor(async () => {
       const found = (await traces(a2!.url)).filter(isStitchedSyn);
       return found.length > 0 ? found : undefined;

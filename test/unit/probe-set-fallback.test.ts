@@ -47,6 +47,10 @@ function probeSet(fallBackToScript: boolean, loader = BROKEN) {
 const hops = (set: ProbeSet) => set.views().find((v) => v.name === 'hops');
 
 describe('a native loader that fails', () => {
+  it('gives way after 2 failures ("twice" in docs/architecture.md)', () => {
+    expect(NATIVE_TRIES).toBe(2);
+  });
+
   it('--probes auto: the group runs its bpftrace script after NATIVE_TRIES failures, and the log says why', async () => {
     const { set, log, lines } = probeSet(true);
     set.start();
