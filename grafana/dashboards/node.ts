@@ -242,7 +242,7 @@ export function nodeDashboard(): Dashboard {
       timeseries({
         id: 14,
         title: 'Probe restarts',
-        description: 'Restarts of each probe group after its bpftrace exited unexpectedly, per interval (hopscope_probe_restarts_total).',
+        description: 'Restarts of each probe group after its process (bpftrace or native loader) exited unexpectedly, per interval (hopscope_probe_restarts_total).',
         unit: 'short',
         w: 6,
         h: 6,

@@ -4,14 +4,14 @@
  * `hopscope_bpf_run_seconds_total`), so a dashboard shows what hopscope costs each node, in CPU seconds per
  * second and nanoseconds per run, next to what it observes. The kernel counts only while
  * `kernel.bpf_stats_enabled` is 1 (`hopscope_bpf_stats_enabled`); it is off by default because the accounting
- * itself adds two clock reads to every run. A bpftrace that restarts loads new programs, whose counts start at
+ * itself adds two clock reads to every run. A probe process (bpftrace or a native loader) that restarts loads new programs, whose counts start at
  * 0: the last counts of the old ones are carried, so the series only grow.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ProgramNames, tracepointForProgram } from '../runner/bpf-program-names.js';
 import { bpfStatsEnabled, TRACEPOINT_PROG_TYPES, readBpfPrograms, type BpfProgramStat } from '../runner/bpf-program-stats.js';
 
-/** A probe group's bpftrace: its PID while it runs, and the tracepoints its script attached. */
+/** A probe group's process (bpftrace or its native loader): its PID while it runs, and the tracepoints it attached. */
 export interface ProgramHost {
   readonly probe: string;
   readonly pid: number | undefined;
@@ -33,13 +33,13 @@ interface Tally {
 
 interface Seen {
   readonly key: string;
-  /** The bpftrace that held the program. */
+  /** The probe process that held the program. */
   readonly pid: number;
   readonly runs: number;
   readonly ns: number;
 }
 
-/** Cumulative runs and run time per (probe, tracepoint), carried across bpftrace restarts. */
+/** Cumulative runs and run time per (probe, tracepoint), carried across probe process restarts. */
 export class BpfCostTally {
   private readonly carried = new Map<string, Tally>();
   private lastSeen = new Map<number, Seen>();
@@ -73,9 +73,9 @@ export class BpfCostTally {
     }
     for (const [id, seen] of this.lastSeen) {
       if (now.has(id)) continue;
-      // its bpftrace still runs: this read missed the program (a /proc read failed), its counts stand as they were
+      // its process still runs: this read missed the program (a /proc read failed), its counts stand as they were
       if (running.has(seen.pid)) now.set(id, seen);
-      // its bpftrace is gone (restarted under a new PID, or stopped): the program counts no more, keep its last counts
+      // its process is gone (restarted under a new PID, or stopped): the program counts no more, keep its last counts
       else add(this.carried, seen.key, seen.runs, seen.ns);
     }
     this.lastSeen = now;

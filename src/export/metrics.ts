@@ -69,7 +69,7 @@ export class AgentMetrics {
       }
     };
     this.events = new Counter({ name: 'hopscope_events_total', help: 'Events read from the probes.', labelNames: ['probe'], registers, collect: flushPending });
-    this.eventsLost = new Counter({ name: 'hopscope_events_lost_total', help: 'Events the kernel dropped before bpftrace read them, as bpftrace reports.', labelNames: ['probe'], registers, collect: flushPending });
+    this.eventsLost = new Counter({ name: 'hopscope_events_lost_total', help: 'Events the kernel dropped before the probe process read them, as bpftrace or the native loader reports.', labelNames: ['probe'], registers, collect: flushPending });
     this.decodeErrors = new Counter({ name: 'hopscope_decode_errors_total', help: 'Probe output lines that were not a valid event.', labelNames: ['probe'], registers, collect: flushPending });
     for (const probe of probeNames) {
       this.events.inc({ probe }, 0);
@@ -97,7 +97,7 @@ export class AgentMetrics {
     const restartsSeen = new Map<string, number>();
     new Counter({
       name: 'hopscope_probe_restarts_total',
-      help: 'Restarts of the probe group after its bpftrace exited unexpectedly.',
+      help: 'Restarts of the probe group after its process (bpftrace or the native loader) exited unexpectedly.',
       labelNames: ['probe'],
       registers,
       collect() {
