@@ -43,8 +43,9 @@ export const RING_BYTES_ENV = 'HOPSCOPE_RING_BYTES';
  * `--probes auto` a loader that refused it would otherwise give way to the bpftrace scripts.
  */
 export function ringBytesProblem(value: string): string | undefined {
-  const n = /^\d{4,10}$/.test(value) ? Number(value) : NaN;
-  const ok = Number.isInteger(n) && n >= 4096 && n <= 2 ** 30 && (n & (n - 1)) === 0;
+  // digits only, leading zeros allowed, as the loaders' strtoull reads them
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  const ok = n >= 4096 && n <= 2 ** 30 && (n & (n - 1)) === 0;
   return ok ? undefined : `${RING_BYTES_ENV}=${value} is not a ring size: give a power of two from 4096 to 1073741824 (bytes)`;
 }
 

@@ -13,6 +13,7 @@ import { chooseGroupProgram, NATIVE_PROBES } from '../../src/probes/native-probe
 import { PROBE_GROUPS } from '../../src/probes/probe-catalog.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { untilListening } from '../fixtures/agent-listening.js';
+import { untilReadyLine } from '../fixtures/ready-line.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = `${ROOT}bin/hopscope.js`;
@@ -84,27 +85,13 @@ export async function startFloor(): Promise<{ readonly children: readonly Result
     .filter((tp) => exists.has(tp));
   const script = `BEGIN { printf("HOPSCOPE_READY floor\\n"); } ${tps.map((tp) => `tracepoint:${tp} {}`).join(' ')}`;
   const children = [track(execa('setpriv', ['--pdeathsig', 'KILL', '--', 'bpftrace', '-e', script], { reject: false, buffer: false, stdin: 'ignore', env: { BPFTRACE_PERF_RB_PAGES: '64' } }))];
-  await untilReady(children[0] as ResultPromise, 'HOPSCOPE_READY floor');
+  await untilReadyLine(children[0] as ResultPromise, 'HOPSCOPE_READY floor', { what: 'floor bpftrace' });
   for (const n of natives) {
     const child = track(execa('setpriv', ['--pdeathsig', 'KILL', '--', n.loader, '--floor', ...n.args], { reject: false, buffer: false, stdin: 'ignore' }));
     children.push(child);
-    await untilReady(child, n.ready);
+    await untilReadyLine(child, n.ready, { what: `floor ${n.loader}` });
   }
   return { children };
-}
-
-/** Resolves once the child prints `ready` (an async function must not return the child: it is a promise). */
-function untilReady(child: ResultPromise, ready: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`floor: no "${ready}" in 30 s`)), 30_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes(ready)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`floor child exited with ${code}`)));
-  });
 }
 
 export function startIperfServer(plan: LabPlan): ResultPromise {

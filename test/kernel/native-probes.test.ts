@@ -17,6 +17,7 @@ import { NATIVE_PROBES, nativeDir } from '../../src/probes/native-probes.js';
 import { PROBES_DIR } from '../../src/probes/probe-catalog.js';
 import { DropReasons } from '../../src/decode/drop-reasons.js';
 import { sampleValue, scrape } from './support/metrics-text.js';
+import { untilReadyLine } from '../fixtures/ready-line.js';
 import { childPids, hopSequence, ip, nsExec, startAgentProcess, startLab, waitFor, waitForTraces, type TestLab } from './support/lab-agents.js';
 
 const HOPS = `${nativeDir()}${NATIVE_PROBES['hops']?.binary}`;
@@ -39,16 +40,7 @@ async function startProbe(group: string, argv: string[]): Promise<Probe> {
   const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], { reject: false, buffer: false, stdin: 'ignore' });
   started.push(child);
   const lines: string[] = [];
-  let rest = '';
-  let ready!: () => void;
-  const attached = new Promise<void>((r) => (ready = r));
-  child.stdout?.on('data', (d: Buffer) => {
-    const parts = (rest + d.toString()).split('\n');
-    rest = parts.pop() ?? '';
-    for (const l of parts) (l === `HOPSCOPE_READY ${group}` ? ready() : lines.push(l));
-  });
-  const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${argv[0]} exited (${code}) before attaching`))));
-  await Promise.race([attached, failed]);
+  await untilReadyLine(child, `HOPSCOPE_READY ${group}`, { onLine: (l) => lines.push(l), what: argv[0] });
   return {
     lines,
     stop: async () => {
